@@ -1,0 +1,68 @@
+import Foundation
+import KeelAgents
+import KeelCore
+
+/// How the configured agent is started for one task: the command line, how the prompt reaches
+/// it, and its environment.
+struct AgentInvocation {
+    var name: String
+    var executable: String
+    var arguments: [String]
+    var promptMode: KeelConfig.PromptMode
+    var environment: [String: String]
+    /// Whether the agent prints Claude Code stream-json (the claude-code and sample agents, and
+    /// command agents that choose to end with a result line).
+    var parsesClaudeStream: Bool
+
+    init(config: KeelConfig, sampleAgentCommand: [String], baseDirectory: String) throws(PipelineError) {
+        let agent = config.agent
+        var command = agent.command.isEmpty ? ConfigTemplate.defaultCommand(for: agent.kind) : agent.command
+        if agent.kind == .sample && agent.command.isEmpty { command = sampleAgentCommand }
+        guard let first = command.first, !first.isEmpty else {
+            throw PipelineError(
+                .agentMisconfigured,
+                "agent.command is empty for agent kind \(agent.kind.rawValue): set agent.command in keel.yml to the executable and its arguments")
+        }
+        name = agent.kind.rawValue
+        executable = first
+        arguments = Array(command.dropFirst())
+        promptMode = agent.prompt
+        environment = agent.env
+        parsesClaudeStream = [.claudeCode, .sample, .command].contains(agent.kind)
+        // A relative executable ("./agent.sh") is relative to keel.yml, not to the worker's clone.
+        if first.hasPrefix("./") || first.hasPrefix("../") {
+            executable = URL(fileURLWithPath: first, relativeTo: URL(fileURLWithPath: baseDirectory, isDirectory: true))
+                .standardizedFileURL.path
+        }
+    }
+
+    /// The process to run for `item` in `workspace`.
+    func spec(
+        item: WorkItem, workspace: String, taskPath: String, historyPath: String, promptPath: String, prompt: String,
+        transcriptPath: String, config: KeelConfig
+    ) -> ProcessSpec {
+        var args = arguments
+        var stdin: String? = nil
+        switch promptMode {
+        case .stdin: stdin = prompt
+        case .argument: args.append(prompt)
+        case .file: args.append(promptPath)
+        }
+        var env = environment
+        env["KEEL_ITEM_ID"] = String(item.id)
+        env["KEEL_ATTEMPT"] = String(item.attempt)
+        env["KEEL_TASK_FILE"] = taskPath
+        env["KEEL_HISTORY_FILE"] = historyPath
+        env["KEEL_PROMPT_FILE"] = promptPath
+        env["KEEL_WORKSPACE"] = workspace
+        return ProcessSpec(
+            executable: executable, arguments: args, environment: env, workingDirectory: workspace, standardInput: stdin,
+            wallClockLimit: .seconds(config.agent.timeouts.wallClockSeconds),
+            inactivityLimit: .seconds(config.agent.timeouts.inactivitySeconds), transcriptPath: transcriptPath)
+    }
+
+    /// The command line as recorded in `agent_runs.command` (the prompt itself is recorded by its hash).
+    var commandLine: String {
+        ([executable] + arguments).map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
+    }
+}

@@ -1,0 +1,210 @@
+/// The commented `keel.yml` that `keel init` writes, and each agent's default command line.
+///
+/// ```swift
+/// let text = ConfigTemplate.render(agent: .claudeCode, origin: "../origin.git", base: "main", ciCommands: ["sh tests/run.sh"])
+/// try text.write(toFile: "keel.yml", atomically: true, encoding: .utf8)
+/// ```
+///
+/// The rendered file parses back with `KeelConfig.parse` to the same agent, origin, base and CI commands.
+public enum ConfigTemplate {
+    /// The executable and arguments run for `kind` when `agent.command` is omitted; empty for
+    /// `.sample`, whose runner the pipeline supplies.
+    public static func defaultCommand(for kind: KeelConfig.AgentKind) -> [String] {
+        switch kind {
+        case .claudeCode: ["claude", "-p", "--output-format", "stream-json", "--verbose"]
+        case .codex: ["codex", "exec", "--json", "--skip-git-repo-check", "--full-auto"]
+        case .gemini: ["gemini", "-o", "stream-json", "--approval-mode", "auto_edit", "-p"]
+        case .aider: ["aider", "--yes-always", "--no-auto-commits", "--message-file"]
+        case .command: ["./keel-agent.sh"]
+        case .sample: []
+        }
+    }
+
+    /// How the prompt reaches `kind` when `agent.prompt` is omitted; matches ``defaultCommand(for:)``
+    /// (e.g. Gemini's trailing `-p` takes the prompt as its argument).
+    public static func defaultPromptMode(for kind: KeelConfig.AgentKind) -> KeelConfig.PromptMode {
+        switch kind {
+        case .claudeCode, .command, .sample: .stdin
+        case .codex, .gemini: .argument
+        case .aider: .file
+        }
+    }
+
+    /// The commented `keel.yml` for a new project: every section present, each key explained with its default.
+    ///
+    /// - Parameters:
+    ///   - agent: The coding agent; its section gets that agent's default command and prompt mode.
+    ///   - origin: Path (relative to `keel.yml` or absolute) or URL of the bare origin repository.
+    ///   - base: The branch to merge into.
+    ///   - ciCommands: Shell command lines CI runs, each named after itself.
+    public static func render(agent: KeelConfig.AgentKind, origin: String, base: String, ciCommands: [String]) -> String {
+        let scheduler = KeelConfig.Scheduler()
+        let timeouts = KeelConfig.AgentTimeouts()
+        let server = KeelConfig.Server()
+        let ci = KeelConfig.CI()
+        let kinds = KeelConfig.AgentKind.allCases.map(\.rawValue).joined(separator: ", ")
+
+        var lines: [String] = [
+            "# keel.yml: how Keel turns this project's issues into merged changes.",
+            "# Relative paths resolve against the directory holding this file. Unknown keys are errors,",
+            "# so a typo cannot pass silently. Each key's comment says what it does and its default.",
+            "",
+            "# project: the name shown in reports and the dashboard (default: the name of this directory).",
+            "# project: my-service",
+            "",
+            "# tenant: who agent costs are attributed to in the cost ledger (default: \"default\").",
+            "tenant: \(quoted("default"))",
+            "",
+            "store:",
+            "  # sqlite: the SQLite database holding work items, costs and the audit ledger (default: \(KeelConfig.DefaultPath.sqlite)).",
+            "  sqlite: \(quoted(KeelConfig.DefaultPath.sqlite))",
+            "",
+            "forge:",
+            "  local:",
+            "    # origin: path or file:// URL of the bare git repository Keel pushes to and merges into (required).",
+            "    origin: \(quoted(origin))",
+            "    # base: the branch changes are merged into (default: main).",
+            "    base: \(quoted(base))",
+            "",
+            "ci:",
+            "  # commands: run in the worker's clone after each push; all must exit 0 before a change may merge.",
+            "  # Each is a command line (named after itself) or {name: ..., run: ...} (default: none).",
+        ]
+        if ciCommands.isEmpty {
+            lines += [
+                "  commands: []",
+                "  # For example:",
+                "  #   - sh tests/run.sh",
+                "  #   - {name: unit, run: swift test}",
+            ]
+        } else {
+            lines.append("  commands:")
+            lines += ciCommands.map { "    - \(quoted($0))" }
+        }
+        lines += [
+            "  # timeout_seconds: a CI command still running after this long fails (default: \(ci.timeoutSeconds)).",
+            "  timeout_seconds: \(ci.timeoutSeconds)",
+            "",
+            "inspect:",
+            "  # checks: deterministic checks run before merge, same shape as ci.commands (default: none).",
+            "  checks: []",
+            "  # For example:",
+            "  #   - {name: lint, run: sh lint.sh}",
+            "",
+            "agent:",
+            "  # kind: the coding agent: \(kinds) (required).",
+            "  kind: \(agent.rawValue)",
+        ]
+        lines += agentLines(agent)
+        lines += [
+            "  # env: extra environment variables for the agent, e.g. {HTTPS_PROXY: \"http://proxy:3128\"} (default: none).",
+            "  env: {}",
+            "  timeouts:",
+            "    # wall_clock_seconds: a run taking longer than this in total is stopped (default: \(timeouts.wallClockSeconds)).",
+            "    wall_clock_seconds: \(timeouts.wallClockSeconds)",
+            "    # inactivity_seconds: a run printing nothing for this long is presumed stuck and stopped (default: \(timeouts.inactivitySeconds)).",
+            "    inactivity_seconds: \(timeouts.inactivitySeconds)",
+            "",
+            "scheduler:",
+            "  # workers: work items processed at once, each in its own clone, 1 to 64 (default: \(scheduler.workers)).",
+            "  workers: \(scheduler.workers)",
+            "  # lease_seconds: how long a worker's claim on an item lasts unless renewed, at least 2 (default: \(scheduler.leaseSeconds)).",
+            "  lease_seconds: \(scheduler.leaseSeconds)",
+            "  # poll_milliseconds: how often idle workers look for new work (default: \(scheduler.pollMilliseconds)).",
+            "  poll_milliseconds: \(scheduler.pollMilliseconds)",
+            "  # breaker_threshold: failures with the same signature before an item goes to needs_human (default: \(scheduler.breakerThreshold)).",
+            "  breaker_threshold: \(scheduler.breakerThreshold)",
+            "  backoff:",
+            "    # initial_seconds: delay before the first retry of a transient failure (default: \(scheduler.backoff.initialSeconds)).",
+            "    # Later delays grow exponentially up to max_seconds.",
+            "    initial_seconds: \(scheduler.backoff.initialSeconds)",
+            "    # max_seconds: the longest delay between retries (default: \(scheduler.backoff.maxSeconds)).",
+            "    max_seconds: \(scheduler.backoff.maxSeconds)",
+            "    # jitter: fraction of each delay that is randomized, 0 to 1 (default: \(scheduler.backoff.jitter)).",
+            "    # Spreads retries out so they do not all arrive together.",
+            "    jitter: \(scheduler.backoff.jitter)",
+            "",
+            "server:",
+            "  # host: address the API, webhooks and dashboard listen on (default: \(server.host)).",
+            "  host: \(quoted(server.host))",
+            "  # port: port to listen on, 0 to 65535 (default: \(server.port)).",
+            "  port: \(server.port)",
+            "",
+            "# workspaces: where the workers' clones live (default: \(KeelConfig.DefaultPath.workspaces)).",
+            "workspaces: \(quoted(KeelConfig.DefaultPath.workspaces))",
+            "# transcripts: where agent transcripts are kept (default: \(KeelConfig.DefaultPath.transcripts)).",
+            "transcripts: \(quoted(KeelConfig.DefaultPath.transcripts))",
+        ]
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The `command` and `prompt` lines for one agent kind, with the comments that explain them.
+    private static func agentLines(_ kind: KeelConfig.AgentKind) -> [String] {
+        let command = defaultCommand(for: kind)
+        let prompt = defaultPromptMode(for: kind).rawValue
+        let promptComment = [
+            "  # prompt: how the task prompt reaches the agent (default for \(kind.rawValue): \(prompt)): stdin,",
+            "  # argument (appended as the last argument) or file (written to a file whose path is appended last).",
+        ]
+        switch kind {
+        case .command:
+            return [
+                "  # command: the executable and its arguments, run in the worker's clone (required for kind command).",
+                "  # The contract: the task prompt arrives on stdin, with these environment variables set:",
+                "  #   KEEL_ITEM_ID       the work item's id",
+                "  #   KEEL_ATTEMPT       which attempt this is",
+                "  #   KEEL_TASK_FILE     a file holding the task",
+                "  #   KEEL_HISTORY_FILE  a file holding earlier attempts and why they failed",
+                "  #   KEEL_WORKSPACE     the clone to change",
+                "  # Exit 0 means the work is done; any other status is a failed attempt.",
+                "  # To report usage and cost, print as the last line of stdout one JSON object in the shape of",
+                "  # Claude Code's stream-json result, for example:",
+                "  #   {\"type\":\"result\",\"num_turns\":3,\"usage\":{\"input_tokens\":1200,\"output_tokens\":340,"
+                    + "\"cache_read_input_tokens\":0,\"cache_creation_input_tokens\":0},\"total_cost_usd\":0.0123}",
+                "  command: \(flowList(command))",
+            ] + promptComment + ["  prompt: \(prompt)"]
+        case .sample:
+            return [
+                "  # command: the executable and its arguments; omitted, Keel runs its built-in sample agent,",
+                "  # which needs no model and shows the pipeline end to end.",
+                "  # command: [\"./my-agent.sh\"]",
+            ] + promptComment + ["  prompt: \(prompt)"]
+        case .claudeCode, .codex, .gemini, .aider:
+            return [
+                "  # command: the executable and its arguments, run in the worker's clone"
+                    + " (default for \(kind.rawValue): \(flowList(command))).",
+                "  command: \(flowList(command))",
+            ] + promptComment + ["  prompt: \(prompt)"]
+        }
+    }
+
+    private static func flowList(_ words: [String]) -> String {
+        "[" + words.map(quoted).joined(separator: ", ") + "]"
+    }
+
+    /// A YAML double-quoted scalar: safe for any text, including `: `, ` #`, leading `-` or `*`,
+    /// quotes, backslashes and line breaks. Error messages quote values the same way.
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                // C0/C1 controls, DEL, the BOM and Unicode line separators are not allowed raw (or read
+                // as line breaks), so they are escaped.
+                let value = scalar.value
+                if value < 0x20 || (0x7F...0x9F).contains(value) || value == 0xFEFF || value == 0x2028 || value == 0x2029 {
+                    let hex = String(value, radix: 16, uppercase: true)
+                    out += "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,344 @@
+import Foundation
+import Yams
+
+extension KeelConfig {
+    /// Reads and validates a `keel.yml`; relative paths in it resolve against the directory holding it.
+    ///
+    /// ```swift
+    /// let config = try KeelConfig.load(path: "keel.yml")
+    /// ```
+    ///
+    /// - Throws: `ConfigError` naming the file, line and key at fault; `.fileNotFound` suggests `keel init`.
+    public static func load(path: String) throws(ConfigError) -> KeelConfig {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ConfigError(code: .fileNotFound, file: path, message: "no such file; run `keel init` to create one")
+        }
+        guard !isDirectory.boolValue else {
+            throw ConfigError(code: .unreadable, file: path, message: "is a directory; name the keel.yml file inside it")
+        }
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw ConfigError(code: .unreadable, file: path, message: "cannot be read: \(error.localizedDescription)", cause: error)
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(code: .unreadable, file: path, message: "is not UTF-8 text")
+        }
+        let absolute = ConfigPath.resolve(path, against: FileManager.default.currentDirectoryPath)
+        return try parse(text, file: path, baseDirectory: ConfigPath.parent(of: absolute))
+    }
+
+    /// Validates the text of a `keel.yml` already in memory.
+    ///
+    /// ```swift
+    /// let config = try KeelConfig.parse(text, file: "keel.yml", baseDirectory: "/srv/my-service")
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - text: The YAML.
+    ///   - file: How to name the file in errors, e.g. `keel.yml`.
+    ///   - baseDirectory: The directory relative paths resolve against (the one holding the file);
+    ///     itself resolved against the current directory if relative.
+    /// - Throws: `ConfigError` naming the file, line and key at fault.
+    public static func parse(_ text: String, file: String, baseDirectory: String) throws(ConfigError) -> KeelConfig {
+        let base = ConfigPath.resolve(baseDirectory, against: FileManager.default.currentDirectoryPath)
+        let reader = ConfigReader(base: base)
+        let root = try ConfigSyntax.compose(text, file: file)
+        return try reader.config(from: root)
+    }
+}
+
+/// Turns the composed document into a `KeelConfig`, one section at a time, in file order of the schema.
+private struct ConfigReader {
+    let base: String
+
+    func config(from root: ConfigNode) throws(ConfigError) -> KeelConfig {
+        let top = try root.mapping(allowed: [
+            "project", "tenant", "store", "forge", "ci", "inspect", "agent", "scheduler", "server", "workspaces", "transcripts",
+        ])
+        let project = try top.optional("project")?.nonEmptyText("a project name") ?? ConfigPath.lastComponent(of: base)
+        let tenant = try top.optional("tenant")?.nonEmptyText("a tenant name") ?? "default"
+
+        let storeSection = try top.section("store", allowed: ["sqlite"])
+        let store = KeelConfig.Store(sqlite: try path(storeSection.optional("sqlite"), default: KeelConfig.DefaultPath.sqlite))
+
+        let forge = try self.forge(top)
+        let ci = try self.ci(top)
+        let inspectSection = try top.section("inspect", allowed: ["checks"])
+        let inspect = KeelConfig.Inspect(checks: try commands(inspectSection.optional("checks")))
+        let agent = try self.agent(top)
+        let scheduler = try self.scheduler(top)
+        let server = try self.server(top)
+
+        return KeelConfig(
+            project: project,
+            tenant: tenant,
+            store: store,
+            forge: forge,
+            ci: ci,
+            inspect: inspect,
+            agent: agent,
+            scheduler: scheduler,
+            server: server,
+            workspaces: try path(top.optional("workspaces"), default: KeelConfig.DefaultPath.workspaces),
+            transcripts: try path(top.optional("transcripts"), default: KeelConfig.DefaultPath.transcripts)
+        )
+    }
+
+    private func forge(_ top: ConfigMapping) throws(ConfigError) -> KeelConfig.Forge {
+        let forge = try top.required("forge", "the forge to work against, e.g. forge: {local: {origin: ../origin.git}}")
+            .mapping(allowed: ["local"])
+        let local = try forge.required("local", "a local bare repository, e.g. local: {origin: ../origin.git}")
+            .mapping(allowed: ["origin", "base"])
+        let expectedOrigin = "the path or file URL of the bare origin repository"
+        let originText = try local.required("origin", expectedOrigin).nonEmptyText(expectedOrigin)
+        // URLs pass through untouched: only a path can be made relative to keel.yml.
+        let origin = originText.contains("://") ? originText : ConfigPath.resolve(originText, against: base)
+        let branch = try local.optional("base")?.nonEmptyText("a branch name") ?? KeelConfig.LocalForge(origin: origin).base
+        return KeelConfig.Forge(local: KeelConfig.LocalForge(origin: origin, base: branch))
+    }
+
+    private func ci(_ top: ConfigMapping) throws(ConfigError) -> KeelConfig.CI {
+        let section = try top.section("ci", allowed: ["commands", "timeout_seconds"])
+        let defaults = KeelConfig.CI()
+        return KeelConfig.CI(
+            commands: try commands(section.optional("commands")),
+            timeoutSeconds: try section.optional("timeout_seconds")?.integer(in: 1...Int.max) ?? defaults.timeoutSeconds
+        )
+    }
+
+    private func agent(_ top: ConfigMapping) throws(ConfigError) -> KeelConfig.Agent {
+        let kinds = KeelConfig.AgentKind.allCases.map(\.rawValue).joined(separator: ", ")
+        let section = try top.required("agent", "the coding agent to run, e.g. agent: {kind: claude-code}")
+            .mapping(allowed: ["kind", "command", "prompt", "env", "timeouts"])
+        let kind = try section.required("kind", "one of \(kinds)").choice(KeelConfig.AgentKind.self, noun: "agent")
+
+        let command: [String]?
+        if kind == .command {
+            // A bare `command` agent has nothing to run by default, so the executable must be named.
+            command = try commandLine(section.required("command", "the agent's executable and arguments, e.g. command: [\"./keel-agent.sh\"]"))
+        } else if let node = section.optional("command") {
+            command = try commandLine(node)
+        } else {
+            command = nil
+        }
+        let prompt = try section.optional("prompt")?.choice(KeelConfig.PromptMode.self, noun: "prompt mode")
+
+        var env: [String: String] = [:]
+        if let node = section.optional("env") {
+            for (name, value) in try node.entries().ordered {
+                guard !name.isEmpty, !name.contains("="), !name.contains("\0") else {
+                    throw value.error(.invalidValue, "\(ConfigTemplate.quoted(name)) cannot name an environment variable (empty, or contains \"=\")")
+                }
+                env[name] = try value.text()
+            }
+        }
+
+        let timeoutsSection = try section.section("timeouts", allowed: ["wall_clock_seconds", "inactivity_seconds"])
+        let defaults = KeelConfig.AgentTimeouts()
+        let timeouts = KeelConfig.AgentTimeouts(
+            wallClockSeconds: try timeoutsSection.optional("wall_clock_seconds")?.integer(in: 1...Int.max) ?? defaults.wallClockSeconds,
+            inactivitySeconds: try timeoutsSection.optional("inactivity_seconds")?.integer(in: 1...Int.max) ?? defaults.inactivitySeconds
+        )
+        return KeelConfig.Agent(kind: kind, command: command, prompt: prompt, env: env, timeouts: timeouts)
+    }
+
+    private func scheduler(_ top: ConfigMapping) throws(ConfigError) -> KeelConfig.Scheduler {
+        let section = try top.section(
+            "scheduler",
+            allowed: ["workers", "lease_seconds", "poll_milliseconds", "breaker_threshold", "backoff"]
+        )
+        let defaults = KeelConfig.Scheduler()
+        let workers = try section.optional("workers")?.integer(in: 1...64) ?? defaults.workers
+        let lease = try section.optional("lease_seconds")?.integer(in: 2...Int.max) ?? defaults.leaseSeconds
+        let poll = try section.optional("poll_milliseconds")?.integer(in: 1...Int.max) ?? defaults.pollMilliseconds
+        let threshold = try section.optional("breaker_threshold")?.integer(in: 1...Int.max) ?? defaults.breakerThreshold
+
+        let backoffSection = try section.section("backoff", allowed: ["initial_seconds", "max_seconds", "jitter"])
+        let initialNode = backoffSection.optional("initial_seconds")
+        let maxNode = backoffSection.optional("max_seconds")
+        let initial = try initialNode?.integer(in: 1...Int.max) ?? defaults.backoff.initialSeconds
+        let max = try maxNode?.integer(in: 1...Int.max) ?? defaults.backoff.maxSeconds
+        if max < initial {
+            if let maxNode {
+                throw maxNode.expected("an integer of at least initial_seconds (\(initial))")
+            } else if let initialNode {
+                throw initialNode.expected("an integer of at most max_seconds (\(max))")
+            }
+        }
+        let jitter = try backoffSection.optional("jitter")?.number(in: 0...1) ?? defaults.backoff.jitter
+
+        return KeelConfig.Scheduler(
+            workers: workers,
+            leaseSeconds: lease,
+            pollMilliseconds: poll,
+            breakerThreshold: threshold,
+            backoff: KeelConfig.Backoff(initialSeconds: initial, maxSeconds: max, jitter: jitter)
+        )
+    }
+
+    private func server(_ top: ConfigMapping) throws(ConfigError) -> KeelConfig.Server {
+        let section = try top.section("server", allowed: ["host", "port"])
+        let defaults = KeelConfig.Server()
+        return KeelConfig.Server(
+            host: try section.optional("host")?.nonEmptyText("a host name or address") ?? defaults.host,
+            port: try section.optional("port")?.integer(in: 0...65535) ?? defaults.port
+        )
+    }
+
+    /// `ci.commands` / `inspect.checks`: strings named after themselves, or `{name, run}` mappings.
+    private func commands(_ node: ConfigNode?) throws(ConfigError) -> [KeelConfig.Command] {
+        guard let node else { return [] }
+        let shape = "a command line or {name: ..., run: ...}"
+        var commands: [KeelConfig.Command] = []
+        var keyByName: [String: String] = [:]
+        for item in try node.items() {
+            let command: KeelConfig.Command
+            switch item.node {
+            case .mapping:
+                let fields = try item.mapping(allowed: ["name", "run"])
+                let run = try fields.required("run", "the command line to run").nonEmptyText("a command line")
+                let name = try fields.optional("name")?.nonEmptyText("a name") ?? run
+                command = KeelConfig.Command(name: name, run: run)
+            case .scalar:
+                let run = try item.nonEmptyText(shape)
+                command = KeelConfig.Command(name: run, run: run)
+            default:
+                throw item.expected(shape)
+            }
+            // Names identify results in reports and gates; two alike would hide one of them.
+            if let other = keyByName[command.name] {
+                throw item.error(.invalidValue, "name \(ConfigTemplate.quoted(command.name)) is already used by \(other); give each its own name")
+            }
+            keyByName[command.name] = item.key
+            commands.append(command)
+        }
+        return commands
+    }
+
+    /// `agent.command`: a list of strings, or one string naming a lone executable (never split on spaces).
+    private func commandLine(_ node: ConfigNode) throws(ConfigError) -> [String] {
+        let shape = "a non-empty list of strings (executable, then arguments) or a single executable"
+        switch node.node {
+        case .scalar where !node.isNull:
+            return [try node.nonEmptyText(shape)]
+        case .sequence:
+            let items = try node.items()
+            guard !items.isEmpty else { throw node.expected(shape) }
+            var words: [String] = []
+            for (index, item) in items.enumerated() {
+                guard case .scalar = item.node else { throw item.expected("a string") }
+                words.append(index == 0 ? try item.nonEmptyText("an executable") : try item.text())
+            }
+            return words
+        default:
+            throw node.expected(shape)
+        }
+    }
+
+    private func path(_ node: ConfigNode?, default relative: String) throws(ConfigError) -> String {
+        let text = try node?.nonEmptyText("a path") ?? relative
+        return ConfigPath.resolve(text, against: base)
+    }
+}
+
+/// Lexical path handling: no symlink resolution and no file system access, so a configuration
+/// resolves the same way whether or not its directories exist yet.
+enum ConfigPath {
+    /// `path` made absolute against `base` (itself absolute), with `.`, `..` and repeated slashes removed.
+    /// A leading `~` means the home directory.
+    static func resolve(_ path: String, against base: String) -> String {
+        var path = path
+        if path == "~" || path.hasPrefix("~/") {
+            path = NSHomeDirectory() + path.dropFirst()
+        }
+        let joined = path.hasPrefix("/") ? path : base + "/" + path
+        var components: [Substring] = []
+        for component in joined.split(separator: "/", omittingEmptySubsequences: true) {
+            switch component {
+            case ".":
+                continue
+            case "..":
+                _ = components.popLast()
+            default:
+                components.append(component)
+            }
+        }
+        return "/" + components.joined(separator: "/")
+    }
+
+    /// The directory holding `path` (absolute).
+    static func parent(of path: String) -> String {
+        resolve("..", against: path)
+    }
+
+    /// The last component of an absolute path, or `keel` for the root directory.
+    static func lastComponent(of path: String) -> String {
+        path.split(separator: "/").last.map(String.init) ?? "keel"
+    }
+}
+
+/// YAML well-formedness: composing the document and translating Yams' errors into one line each.
+enum ConfigSyntax {
+    static func compose(_ text: String, file: String) throws(ConfigError) -> ConfigNode {
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw syntaxError(error, text: text, file: file)
+        } catch {
+            throw ConfigError(code: .syntax, file: file, message: "invalid YAML: \(error)", cause: error)
+        }
+        // An empty file (or one of only comments) is an empty mapping: the missing keys say what to add.
+        return ConfigNode(file: file, key: "", node: node ?? Node("", .implicit, .plain), keyLine: nil)
+    }
+
+    private static func syntaxError(_ error: YamlError, text: String, file: String) -> ConfigError {
+        switch error {
+        case .scanner(let context, let problem, let mark, _),
+            .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            if problem == "but found another document" {
+                return ConfigError(
+                    code: .syntax,
+                    file: file,
+                    line: mark.line,
+                    message: "a second YAML document starts here; keel.yml holds one",
+                    cause: error
+                )
+            }
+            var message = "invalid YAML: \(problem)"
+            if let context {
+                let lineMatters = context.mark.line != mark.line
+                message += lineMatters ? " (\(context.text) on line \(context.mark.line))" : " (\(context.text))"
+            }
+            if lineHasTab(text, line: mark.line) {
+                message += "; indent with spaces: YAML does not allow tabs"
+            }
+            return ConfigError(code: .syntax, file: file, line: mark.line, message: message, cause: error)
+        case .reader(let problem, let offset, _, _):
+            let line = offset.map { offset in text.prefix(offset).reduce(1) { $1.isNewline ? $0 + 1 : $0 } }
+            return ConfigError(code: .syntax, file: file, line: line, message: "unreadable text: \(problem)", cause: error)
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.map(ConfigTemplate.quoted).joined(separator: ", ")
+            let noun = duplicates.count == 1 ? "key" : "keys"
+            return ConfigError(
+                code: .syntax,
+                file: file,
+                line: context.mark.line,
+                message: "\(noun) \(keys) set more than once in the same mapping; keep one",
+                cause: error
+            )
+        default:
+            return ConfigError(code: .syntax, file: file, message: "invalid YAML: \(error)", cause: error)
+        }
+    }
+
+    private static func lineHasTab(_ text: String, line: Int) -> Bool {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard line >= 1, line <= lines.count else { return false }
+        return lines[line - 1].prefix { $0 == " " || $0 == "\t" }.contains("\t")
+    }
+}

@@ -1,0 +1,53 @@
+public import Foundation
+public import KeelAgents
+public import KeelCore
+public import KeelForge
+public import KeelGit
+public import KeelStore
+
+/// Everything the engine works with, passed in so tests can swap the clock or the forge.
+public struct PipelineEnvironment: Sendable {
+    public var config: KeelConfig
+    public var store: any Store
+    public var forge: any Forge
+    public var git: Git
+    public var runner: ProcessRunner
+    public var clock: any WallClock
+    /// Uniform in 0..<1, for backoff jitter.
+    public var random: @Sendable () -> Double
+    /// How to start the built-in sample agent (`keel sample-agent`).
+    public var sampleAgentCommand: [String]
+    public var events: PipelineEventSink
+    /// The directory holding keel.yml: relative agent commands resolve against it.
+    public var configDirectory: String
+
+    public init(
+        config: KeelConfig, configDirectory: String, store: any Store, forge: any Forge, git: Git = Git(), runner: ProcessRunner = ProcessRunner(),
+        clock: any WallClock = SystemWallClock(), random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+        sampleAgentCommand: [String] = [], events: PipelineEventSink = .none
+    ) {
+        self.config = config
+        self.store = store
+        self.forge = forge
+        self.git = git
+        self.runner = runner
+        self.clock = clock
+        self.random = random
+        self.sampleAgentCommand = sampleAgentCommand
+        self.events = events
+        self.configDirectory = configDirectory
+    }
+
+    /// The standard wiring for a `keel.yml`: SQLite store and local forge.
+    public static func standard(
+        config: KeelConfig, configDirectory: String, sampleAgentCommand: [String], events: PipelineEventSink
+    ) throws -> PipelineEnvironment {
+        let store = try SQLiteStore(path: config.store.sqlite)
+        let forge = LocalForge(
+            originURL: config.forge.local.origin, baseBranch: config.forge.local.base,
+            ciCommands: config.ci.commands.map { CICommand(name: $0.name, run: $0.run) },
+            ciTimeout: .seconds(config.ci.timeoutSeconds), workRoot: config.workspaces + "/.forge")
+        return PipelineEnvironment(
+            config: config, configDirectory: configDirectory, store: store, forge: forge, sampleAgentCommand: sampleAgentCommand, events: events)
+    }
+}

@@ -1,0 +1,396 @@
+import Foundation
+import KeelAgents
+import KeelCore
+import KeelForge
+import KeelGit
+import KeelStore
+import ServiceLifecycle
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One worker: claims an item, runs its stages under a lease in its own clone, and records every
+/// step. Stages chain while the item stays active, so a claimed item is carried as far as it can go.
+struct Worker: Sendable {
+    let name: String
+    let env: PipelineEnvironment
+
+    var config: KeelConfig { env.config }
+    var store: any Store { env.store }
+    var leaseSeconds: Double { Double(config.scheduler.leaseSeconds) }
+
+    /// Claims and processes one item; false when nothing was ready.
+    func step() async throws -> Bool {
+        guard let (item, lease) = try await store.claimNext(owner: name, now: env.clock.now(), leaseSeconds: leaseSeconds) else {
+            return false
+        }
+        await process(item, lease)
+        return true
+    }
+
+    func process(_ claimed: WorkItem, _ claimedLease: Lease) async {
+        var item = claimed
+        var lease = claimedLease
+        do {
+            while item.state.isActive || item.state == .queued {
+                let snapshot = (item, lease)
+                (item, lease) = try await withHeartbeat(lease) { try await runStage(snapshot.0, snapshot.1) }
+                if item.state == .queued { break }
+            }
+            let held = lease
+            try await uncancelled { try await store.release(held) }
+        } catch let error as StoreError where error.code == .staleLease {
+            warn(item.id, "\(name) stopped working on #\(item.id): \(error.message)")
+        } catch {
+            // A stage failed in a way it did not handle: an error of Keel's own, or the store. Record it
+            // as a retryable failure of that stage so the item is neither lost nor stuck.
+            let message = "\(error)"
+            let (itemID, held) = (item.id, lease)
+            warn(itemID, "stage \(item.state) of #\(itemID) failed: \(message)")
+            do {
+                let current = try await uncancelled { try await store.item(itemID) }
+                if let current, current.state == held.state, current.state.isActive {
+                    _ = try await uncancelled {
+                        try await fail(
+                            current, held, stage: current.state.rawValue, outcome: .retryableFailure,
+                            signature: "internal:\(current.state.rawValue)", errorClass: .transient, summary: "Keel error: \(message)",
+                            detail: "", backoff: true)
+                    }
+                }
+                try await uncancelled { try await store.release(held) }
+            } catch {
+                warn(item.id, "could not record the failure of #\(item.id): \(error); the lease expires in \(Int(leaseSeconds)) s")
+            }
+        }
+    }
+
+    /// Runs `body` while renewing the lease; a lease lost meanwhile cancels the body.
+    func withHeartbeat<T: Sendable>(_ lease: Lease, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let interval = max(0.2, leaseSeconds / 3)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                var current = lease
+                while true {
+                    try await Task.sleep(for: .seconds(interval))
+                    current = try await store.renew(current, now: env.clock.now(), leaseSeconds: leaseSeconds)
+                }
+            }
+            defer { group.cancelAll() }
+            while let result = try await group.next() {
+                if let result { return result }
+            }
+            throw CancellationError()
+        }
+    }
+
+    func runStage(_ item: WorkItem, _ lease: Lease) async throws -> (WorkItem, Lease) {
+        switch item.state {
+        case .queued:
+            let (started, newLease) = try await move(
+                lease, .claimed, "attempt \(item.attempt + 1): developing with \(config.agent.kind.rawValue)",
+                ItemChanges(incrementAttempt: true, notBefore: .some(nil)))
+            return (started, newLease)
+        case .developing: return try await develop(item, lease)
+        case .pushing: return try await push(item, lease)
+        case .awaitingCI: return try await awaitChecks(item, lease)
+        case .inspecting: return try await inspect(item, lease)
+        case .merging: return try await merge(item, lease)
+        default:
+            return (item, lease)
+        }
+    }
+
+    // MARK: Stages
+
+    func develop(_ item: WorkItem, _ lease: Lease) async throws -> (WorkItem, Lease) {
+        let paths = WorkspacePaths(root: config.workspaces, itemID: item.id)
+        try await killOrphans(of: item)
+        let invocation = try AgentInvocation(
+            config: config, sampleAgentCommand: env.sampleAgentCommand, baseDirectory: env.configDirectory)
+        let branch = paths.branch
+        let baseHead = try await prepareClone(paths: paths, branch: branch)
+        let history = try await store.history(of: item.id)
+        try paths.createMeta()
+        let brief = TaskBrief(
+            item: item, project: config.project, history: history, taskPath: paths.taskFile, historyPath: paths.historyFile)
+        try paths.write(brief.task, to: paths.taskFile)
+        try paths.write(brief.history, to: paths.historyFile)
+        try paths.write(brief.prompt, to: paths.promptFile)
+
+        let stamp = Int64(env.clock.now().timeIntervalSince1970 * 1000)
+        let transcript = "\(config.transcripts)/item-\(item.id)/attempt-\(item.attempt)-develop-\(stamp).log"
+        let spec = invocation.spec(
+            item: item, workspace: paths.clone, taskPath: paths.taskFile, historyPath: paths.historyFile,
+            promptPath: paths.promptFile, prompt: brief.prompt, transcriptPath: transcript, config: config)
+        let runID = try await store.startAgentRun(
+            itemID: item.id, attempt: item.attempt, stage: "develop", agent: invocation.name, command: invocation.commandLine,
+            transcriptPath: transcript, promptSHA256: Digest.sha256Hex(brief.prompt), now: env.clock.now())
+        let parser = StreamParserBox()
+        let store = self.store
+        let parses = invocation.parsesClaudeStream
+        let outcome: ProcessOutcome
+        do {
+            outcome = try await cancelWhenGracefulShutdown {
+                try await env.runner.run(
+                    spec, onStart: { pid in try? await store.setAgentRunPID(runID, pid: Int(pid)) },
+                    onLine: { stream, line in if parses && stream == .stdout { parser.consume(line) } })
+            }
+        } catch {
+            try await uncancelled {
+                try await store.finishAgentRun(runID, exitCode: nil, outcome: "launch_failed", cost: nil, now: env.clock.now())
+            }
+            return try await fail(
+                item, lease, stage: "develop", outcome: .retryableFailure, signature: "agent_launch", errorClass: .transient,
+                summary: "the agent could not be started: \(error)", detail: "", backoff: true)
+        }
+        let result = parser.finish()
+        let exitCode: Int? = if case .exited(let code) = outcome.termination { Int(code) } else { nil }
+        let runOutcome: String =
+            if outcome.cancelled { "interrupted" } else if let t = outcome.timedOut { "timeout_\(t.rawValue)" } else {
+                result?.outcome.rawValue ?? (exitCode == 0 ? "success" : "error")
+            }
+        let cost = result.map {
+            CostEvent(
+                model: $0.model, turns: $0.turns, inputTokens: $0.inputTokens, outputTokens: $0.outputTokens,
+                cacheReadTokens: $0.cacheReadTokens, cacheWriteTokens: $0.cacheWriteTokens, costMicros: $0.costMicros ?? 0)
+        }
+        try await uncancelled {
+            try await store.finishAgentRun(runID, exitCode: exitCode, outcome: runOutcome, cost: cost, now: env.clock.now())
+        }
+
+        if outcome.cancelled {
+            return try await uncancelled {
+                try await move(lease, .interrupted, "agent stopped: Keel is shutting down; the attempt restarts on the next start", ItemChanges())
+            }
+        }
+        let tail = Self.tail(outcome.stderrTail.isEmpty ? outcome.stdoutTail : outcome.stderrTail + "\n" + outcome.stdoutTail)
+        if let timeout = outcome.timedOut {
+            let summary =
+                timeout == .inactivity
+                ? "the agent printed nothing for \(config.agent.timeouts.inactivitySeconds) s and was killed (inactivity timeout)"
+                : "the agent ran past the \(config.agent.timeouts.wallClockSeconds) s wall-clock limit and was killed"
+            return try await fail(
+                item, lease, stage: "develop", outcome: .retryableFailure, signature: "agent_timeout:\(timeout.rawValue)",
+                errorClass: .transient, summary: summary, detail: tail, backoff: true)
+        }
+        if let result, result.outcome != .success {
+            let permanent = [401, 403].contains(result.apiErrorStatus ?? 0)
+            return try await fail(
+                item, lease, stage: "develop", outcome: .retryableFailure, signature: "agent_\(result.outcome.rawValue)",
+                errorClass: permanent ? .permanent : .transient,
+                summary: "the agent reported \(result.outcome.rawValue): \(result.message ?? "no message")", detail: tail, backoff: true)
+        }
+        if result == nil, exitCode != 0 {
+            return try await fail(
+                item, lease, stage: "develop", outcome: .retryableFailure, signature: "agent_exit:\(exitCode.map(String.init) ?? "signal")",
+                errorClass: .transient, summary: "the agent exited with \(outcome.termination)", detail: tail, backoff: true)
+        }
+        let committed = try await env.git.commitAll(message: "keel: #\(item.id) \(item.title)\n\nAttempt \(item.attempt).", in: paths.clone)
+        let head = try await env.git.revParse("HEAD", in: paths.clone)
+        guard let head, committed != nil || head != baseHead else {
+            return try await fail(
+                item, lease, stage: "develop", outcome: .retryableFailure, signature: "no_changes", errorClass: .transient,
+                summary: "the agent finished without changing any file", detail: tail, backoff: true)
+        }
+        var reason = "agent finished"
+        if let result {
+            reason += " (\(result.turns.map { "\($0) turns, " } ?? "")\(Money.format(result.costMicros ?? 0)))"
+        }
+        reason += "; committed \(head.prefix(7)) on \(branch)"
+        return try await move(lease, .developed, reason, ItemChanges(branch: .some(branch), headSHA: .some(head)))
+    }
+
+    func push(_ item: WorkItem, _ lease: Lease) async throws -> (WorkItem, Lease) {
+        let paths = WorkspacePaths(root: config.workspaces, itemID: item.id)
+        guard let head = item.headSHA, let branch = item.branch,
+            FileManager.default.fileExists(atPath: paths.clone + "/.git"),
+            try await env.git.revParse("HEAD", in: paths.clone) == head
+        else {
+            return try await fail(
+                item, lease, stage: "push", outcome: .retryableFailure, signature: "workspace_lost", errorClass: .transient,
+                summary: "the worker clone no longer holds the committed work; developing again", detail: "", backoff: false)
+        }
+        try await env.git.push(refspec: "HEAD:refs/heads/\(branch)", force: true, in: paths.clone)
+        let pr = try await env.forge.openPullRequest(branch: branch, title: item.title)
+        return try await move(lease, .pushed, "pushed \(head.prefix(7)) to \(branch); pull request \(pr.url)", ItemChanges())
+    }
+
+    func awaitChecks(_ item: WorkItem, _ lease: Lease) async throws -> (WorkItem, Lease) {
+        guard let head = item.headSHA, let branch = item.branch else {
+            return try await fail(
+                item, lease, stage: "ci", outcome: .retryableFailure, signature: "missing_head", errorClass: .transient,
+                summary: "no pushed head recorded; developing again", detail: "", backoff: false)
+        }
+        let record = try await checks(kind: "ci", item: item, head: head) {
+            try await env.forge.runChecks(branch: branch, headSHA: head)
+        }
+        if record.passed {
+            return try await move(lease, .checksPassed, "CI passed on \(head.prefix(7))", ItemChanges())
+        }
+        return try await fail(
+            item, lease, stage: "ci", outcome: .checksFailed, signature: "checks_failed:ci", errorClass: .policy,
+            summary: "CI failed on \(head.prefix(7)); its output is below", detail: Self.tail(record.output), backoff: false)
+    }
+
+    func inspect(_ item: WorkItem, _ lease: Lease) async throws -> (WorkItem, Lease) {
+        guard let head = item.headSHA, let branch = item.branch else {
+            return try await fail(
+                item, lease, stage: "inspect", outcome: .retryableFailure, signature: "missing_head", errorClass: .transient,
+                summary: "no pushed head recorded; developing again", detail: "", backoff: false)
+        }
+        guard !config.inspect.checks.isEmpty else {
+            return try await move(lease, .inspectionPassed, "no deterministic checks configured; approved", ItemChanges())
+        }
+        let inspector = LocalForge(
+            originURL: config.forge.local.origin, baseBranch: config.forge.local.base,
+            ciCommands: config.inspect.checks.map { CICommand(name: $0.name, run: $0.run) },
+            ciTimeout: .seconds(config.ci.timeoutSeconds), workRoot: config.workspaces + "/.inspect")
+        let record = try await checks(kind: "inspect", item: item, head: head) {
+            try await inspector.runChecks(branch: branch, headSHA: head)
+        }
+        if record.passed {
+            return try await move(lease, .inspectionPassed, "deterministic checks passed on \(head.prefix(7))", ItemChanges())
+        }
+        return try await fail(
+            item, lease, stage: "inspect", outcome: .inspectionFailed, signature: "checks_failed:inspect", errorClass: .policy,
+            summary: "deterministic checks failed on \(head.prefix(7)); their output is below", detail: Self.tail(record.output),
+            backoff: false)
+    }
+
+    func merge(_ item: WorkItem, _ lease: Lease) async throws -> (WorkItem, Lease) {
+        guard let head = item.headSHA, let branch = item.branch else {
+            return try await fail(
+                item, lease, stage: "merge", outcome: .retryableFailure, signature: "missing_head", errorClass: .transient,
+                summary: "no pushed head recorded; developing again", detail: "", backoff: false)
+        }
+        let base = env.forge.baseBranch
+        switch try await env.forge.merge(branch: branch, headSHA: head, title: "#\(item.id) \(item.title)") {
+        case .merged(let sha):
+            let moved = try await move(lease, .mergeCompleted, "merged \(branch) into \(base) as \(sha.prefix(7))", ItemChanges())
+            WorkspacePaths(root: config.workspaces, itemID: item.id).remove()
+            return moved
+        case .alreadyMerged(let sha):
+            let moved = try await move(
+                lease, .mergeCompleted, "\(head.prefix(7)) is already in \(base) (\(sha.prefix(7))): recorded, not merged again",
+                ItemChanges())
+            WorkspacePaths(root: config.workspaces, itemID: item.id).remove()
+            return moved
+        case .conflict(let files, let message):
+            return try await fail(
+                item, lease, stage: "merge", outcome: .mergeConflict, signature: "merge_conflict", errorClass: .policy,
+                summary: "\(branch) conflicts with \(base) in \(files.joined(separator: ", ")); developing again on the new base",
+                detail: Self.tail(message), backoff: false)
+        }
+    }
+
+    // MARK: Shared steps
+
+    /// Reuses the stored run for this head when there is one (a resumed stage does not run CI twice).
+    func checks(kind: String, item: WorkItem, head: String, run: () async throws -> CheckRun) async throws -> CheckRunRecord {
+        if let existing = try await store.checkRun(itemID: item.id, headSHA: head, kind: kind) { return existing }
+        let started = env.clock.now()
+        let result = try await run()
+        try await store.recordCheckRun(
+            itemID: item.id, headSHA: head, kind: kind, passed: result.passed, output: result.output, startedAt: started,
+            endedAt: env.clock.now())
+        guard let stored = try await store.checkRun(itemID: item.id, headSHA: head, kind: kind) else {
+            throw PipelineError(.workspace, "the \(kind) run for #\(item.id) was not stored")
+        }
+        return stored
+    }
+
+    /// Records a failure and decides what follows: back to the queue (after a backoff), or to a
+    /// person when the failure is permanent or the circuit breaker opens on its signature.
+    func fail(
+        _ item: WorkItem, _ lease: Lease, stage: String, outcome: Outcome, signature: String, errorClass: ErrorClass,
+        summary: String, detail: String, backoff: Bool
+    ) async throws -> (WorkItem, Lease) {
+        let history = try await store.history(of: item.id)
+        let sinceRetry = history.lastIndex { $0.kind == "human_retry" }.map { Array(history[($0 + 1)...]) } ?? history
+        let earlier = sinceRetry.filter { $0.kind == "failure" }.compactMap(\.signature)
+        let breaker = CircuitBreaker(threshold: config.scheduler.breakerThreshold)
+        let count = breaker.count(of: signature, after: earlier)
+        let entry = NewHistoryEntry(stage: stage, kind: "failure", signature: signature, summary: summary, detail: detail)
+        if errorClass == .permanent {
+            return try await move(
+                lease, .escalated, "permanent failure in \(stage): \(summary)", ItemChanges(history: [entry]))
+        }
+        if breaker.opens(on: signature, after: earlier) {
+            return try await move(
+                lease, .escalated, "circuit breaker open: \(signature) failed \(count) times; last: \(summary)",
+                ItemChanges(history: [entry]))
+        }
+        var delay = 0.0
+        if backoff {
+            let b = config.scheduler.backoff
+            delay = Backoff(initialSeconds: Double(b.initialSeconds), maxSeconds: Double(b.maxSeconds), jitter: b.jitter)
+                .delay(forFailure: count, random: env.random())
+        }
+        let when = delay > 0 ? "retry in \(String(format: "%.1f", delay)) s" : "retry now"
+        let notBefore: Date? = delay > 0 ? env.clock.now().addingTimeInterval(delay) : nil
+        return try await move(
+            lease, outcome, "\(summary) (\(signature): \(count) of \(breaker.threshold)); \(when)",
+            ItemChanges(notBefore: .some(notBefore), history: [entry]))
+    }
+
+    func move(_ lease: Lease, _ outcome: Outcome, _ reason: String, _ changes: ItemChanges) async throws -> (WorkItem, Lease) {
+        let now = env.clock.now()
+        let from = lease.state
+        let (item, newLease) = try await store.transition(
+            lease, on: outcome, reason: reason, actor: name, now: now, changes: changes, keepLease: true)
+        env.events.emit(.transition(item: item, from: from, to: item.state, reason: reason, actor: name, at: now))
+        return (item, newLease)
+    }
+
+    /// Clones the origin into the item's workspace on a fresh branch from the base; returns the base head.
+    func prepareClone(paths: WorkspacePaths, branch: String) async throws -> String {
+        paths.removeClone()
+        try FileManager.default.createDirectory(atPath: paths.itemRoot, withIntermediateDirectories: true)
+        try await env.git.clone(config.forge.local.origin, into: paths.clone, branch: config.forge.local.base)
+        try await env.git.checkoutNewBranch(branch, from: "HEAD", in: paths.clone)
+        guard let head = try await env.git.revParse("HEAD", in: paths.clone) else {
+            throw PipelineError(.workspace, "the fresh clone of \(config.forge.local.origin) in \(paths.clone) has no HEAD")
+        }
+        return head
+    }
+
+    /// Kills the process group of any run of this item that a crashed worker left behind, and closes
+    /// its row, so two agents never write into the same clone.
+    func killOrphans(of item: WorkItem) async throws {
+        for run in try await store.unfinishedAgentRuns(of: item.id) {
+            if let pid = run.pid, pid > 1 {
+                _ = kill(-pid_t(pid), SIGKILL)
+            }
+            try await store.finishAgentRun(run.id, exitCode: nil, outcome: "abandoned", cost: nil, now: env.clock.now())
+            warn(item.id, "closed agent run \(run.id) of #\(item.id) left by a worker that stopped (pid \(run.pid.map(String.init) ?? "unknown"))")
+        }
+    }
+
+    func warn(_ itemID: Int64?, _ message: String) {
+        env.events.emit(.warning(itemID: itemID, message: message, at: env.clock.now()))
+    }
+
+    /// The last 8 KiB of a text: failure details stay readable and bounded.
+    static func tail(_ text: String, limit: Int = 8 * 1024) -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard trimmed.utf8.count > limit else { return trimmed }
+        return "…" + String(decoding: trimmed.utf8.suffix(limit), as: UTF8.self)
+    }
+}
+
+/// Runs `body` in a task that ignores the caller's cancellation: the write that records an
+/// interruption must land even while the process shuts down.
+func uncancelled<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await Task { try await body() }.value
+}
+
+/// Collects stream-json lines from the agent as they arrive.
+final class StreamParserBox: Sendable {
+    // A Mutex-protected value: lines arrive from the runner's reader task while the stage waits.
+    private let state = Mutex(ClaudeStreamParser())
+
+    func consume(_ line: String) { state.withLock { $0.consume(line: line) } }
+    func finish() -> AgentResult? { state.withLock { $0.finish() } }
+}

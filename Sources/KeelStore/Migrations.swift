@@ -1,0 +1,109 @@
+import GRDB
+
+/// Versioned schema. Migrations are append-only: a shipped migration is never edited.
+enum Migrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1_pipeline") { db in
+            let states = ItemStateSQL.list
+            try db.execute(
+                sql: """
+                    CREATE TABLE work_items (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        tenant TEXT NOT NULL DEFAULT 'default',
+                        repo TEXT NOT NULL,
+                        title TEXT NOT NULL,
+                        body TEXT NOT NULL,
+                        acceptance TEXT,
+                        state TEXT NOT NULL CHECK (state IN (\(states))),
+                        attempt INTEGER NOT NULL DEFAULT 0,
+                        parent_id INTEGER REFERENCES work_items(id),
+                        budget_micros INTEGER,
+                        spent_micros INTEGER NOT NULL DEFAULT 0,
+                        created_at TEXT NOT NULL,
+                        updated_at TEXT NOT NULL,
+                        not_before TEXT,
+                        branch TEXT,
+                        head_sha TEXT,
+                        lease_owner TEXT,
+                        lease_token TEXT,
+                        lease_expires_at TEXT
+                    );
+                    CREATE INDEX work_items_state ON work_items(state);
+                    CREATE TABLE issue_dependencies (
+                        item_id INTEGER NOT NULL REFERENCES work_items(id),
+                        depends_on_id INTEGER NOT NULL REFERENCES work_items(id),
+                        PRIMARY KEY (item_id, depends_on_id)
+                    );
+                    CREATE TABLE state_transitions (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        item_id INTEGER NOT NULL REFERENCES work_items(id),
+                        from_state TEXT CHECK (from_state IS NULL OR from_state IN (\(states))),
+                        to_state TEXT NOT NULL CHECK (to_state IN (\(states))),
+                        reason TEXT NOT NULL,
+                        actor TEXT NOT NULL,
+                        at TEXT NOT NULL
+                    );
+                    CREATE INDEX state_transitions_item ON state_transitions(item_id, id);
+                    CREATE TABLE agent_runs (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        item_id INTEGER NOT NULL REFERENCES work_items(id),
+                        attempt INTEGER NOT NULL,
+                        stage TEXT NOT NULL,
+                        agent TEXT NOT NULL,
+                        command TEXT NOT NULL,
+                        started_at TEXT NOT NULL,
+                        ended_at TEXT,
+                        exit_code INTEGER,
+                        outcome TEXT,
+                        transcript_path TEXT,
+                        prompt_sha256 TEXT NOT NULL,
+                        pid INTEGER
+                    );
+                    CREATE INDEX agent_runs_item ON agent_runs(item_id);
+                    CREATE TABLE cost_events (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        run_id INTEGER REFERENCES agent_runs(id),
+                        item_id INTEGER NOT NULL REFERENCES work_items(id),
+                        tenant TEXT NOT NULL,
+                        repo TEXT NOT NULL,
+                        agent TEXT NOT NULL,
+                        model TEXT,
+                        turns INTEGER,
+                        input_tokens INTEGER NOT NULL DEFAULT 0,
+                        output_tokens INTEGER NOT NULL DEFAULT 0,
+                        cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+                        cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+                        cost_micros INTEGER NOT NULL,
+                        at TEXT NOT NULL
+                    );
+                    CREATE INDEX cost_events_item ON cost_events(item_id);
+                    CREATE TABLE item_history (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        item_id INTEGER NOT NULL REFERENCES work_items(id),
+                        attempt INTEGER NOT NULL,
+                        stage TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        signature TEXT,
+                        summary TEXT NOT NULL,
+                        detail TEXT NOT NULL DEFAULT '',
+                        at TEXT NOT NULL
+                    );
+                    CREATE INDEX item_history_item ON item_history(item_id, id);
+                    CREATE TABLE check_runs (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        item_id INTEGER NOT NULL REFERENCES work_items(id),
+                        head_sha TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        passed INTEGER NOT NULL,
+                        output TEXT NOT NULL,
+                        started_at TEXT NOT NULL,
+                        ended_at TEXT NOT NULL
+                    );
+                    CREATE INDEX check_runs_item ON check_runs(item_id, head_sha, kind);
+                    """
+            )
+        }
+        return migrator
+    }
+}

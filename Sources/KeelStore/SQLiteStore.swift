@@ -1,0 +1,490 @@
+public import Foundation
+public import KeelCore
+import GRDB
+
+enum ItemStateSQL {
+    static let list = ItemState.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+}
+
+/// The embedded store: one SQLite file in WAL mode with full fsync, so a committed transition
+/// survives a crash or power loss. Several processes may share the file; writes serialize on
+/// SQLite's lock (`BEGIN IMMEDIATE`).
+///
+/// ```swift
+/// let store = try SQLiteStore(path: ".keel/keel.sqlite")
+/// let item = try await store.createItem(NewItem(repo: "demo", title: "Add --version", body: ""), actor: "cli", now: Date())
+/// ```
+public final class SQLiteStore: Store {
+    let pool: DatabasePool
+    public let path: String
+
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    public init(path: String) throws {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        var config = Configuration()
+        config.busyMode = .timeout(30)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            try Migrations.migrator.migrate(pool)
+        } catch {
+            throw StoreError(
+                .unavailable,
+                "cannot open the database at \(path): check that the directory is writable and the file is a Keel SQLite database",
+                underlying: error)
+        }
+    }
+
+    // MARK: Items
+
+    public func createItem(_ new: NewItem, actor: String, now: Date) async throws -> WorkItem {
+        try await pool.write { db in
+            for dep in new.dependsOn where try Row.fetchOne(db, sql: "SELECT 1 FROM work_items WHERE id = ?", arguments: [dep]) == nil {
+                throw StoreError(.invalidDependency, "item \(dep) does not exist: an item can only depend on existing items")
+            }
+            var unmet = 0
+            for dep in new.dependsOn {
+                let state = try String.fetchOne(db, sql: "SELECT state FROM work_items WHERE id = ?", arguments: [dep])
+                if state != ItemState.merged.rawValue { unmet += 1 }
+            }
+            let state: ItemState = unmet > 0 ? .blocked : .queued
+            let ts = Timestamp.text(now)
+            try db.execute(
+                sql: """
+                    INSERT INTO work_items (tenant, repo, title, body, acceptance, state, parent_id, budget_micros, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [new.tenant, new.repo, new.title, new.body, new.acceptance, state.rawValue, new.parentID, new.budgetMicros, ts, ts])
+            let id = db.lastInsertedRowID
+            for dep in new.dependsOn {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO issue_dependencies (item_id, depends_on_id) VALUES (?, ?)", arguments: [id, dep])
+            }
+            let reason =
+                unmet > 0 ? "submitted; waits for \(new.dependsOn.map { "#\($0)" }.joined(separator: ", ")) to merge" : "submitted"
+            try Self.insertTransition(db, itemID: id, from: nil, to: state, reason: reason, actor: actor, at: ts)
+            return try Self.fetchItem(db, id)!
+        }
+    }
+
+    public func item(_ id: Int64) async throws -> WorkItem? {
+        try await pool.read { db in try Self.fetchItem(db, id) }
+    }
+
+    public func items() async throws -> [WorkItem] {
+        try await pool.read { db in
+            let deps = try Self.dependencyMap(db)
+            return try Row.fetchAll(db, sql: "SELECT * FROM work_items ORDER BY id").map { try Self.decodeItem($0, deps: deps) }
+        }
+    }
+
+    public func transitions(of itemID: Int64) async throws -> [StateTransition] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM state_transitions WHERE item_id = ? ORDER BY id", arguments: [itemID])
+                .map(Self.decodeTransition)
+        }
+    }
+
+    public func allTransitions() async throws -> [StateTransition] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM state_transitions ORDER BY id").map(Self.decodeTransition)
+        }
+    }
+
+    public func history(of itemID: Int64) async throws -> [HistoryEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM item_history WHERE item_id = ? ORDER BY id", arguments: [itemID]).map { row in
+                HistoryEntry(
+                    id: row["id"], itemID: row["item_id"], attempt: row["attempt"], stage: row["stage"], kind: row["kind"],
+                    signature: row["signature"], summary: row["summary"], detail: row["detail"],
+                    at: try Self.date(row, "at", table: "item_history"))
+            }
+        }
+    }
+
+    public func agentRuns(of itemID: Int64) async throws -> [AgentRun] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM agent_runs WHERE item_id = ? ORDER BY id", arguments: [itemID]).map(Self.decodeRun)
+        }
+    }
+
+    public func figures(of itemID: Int64) async throws -> ItemFigures {
+        try await pool.read { db in
+            let runs = try Row.fetchAll(db, sql: "SELECT started_at, ended_at FROM agent_runs WHERE item_id = ?", arguments: [itemID])
+            var seconds = 0.0
+            for row in runs {
+                if let s = Timestamp.date(row["started_at"]), let endText: String = row["ended_at"], let e = Timestamp.date(endText) {
+                    seconds += e.timeIntervalSince(s)
+                }
+            }
+            let cost =
+                try Int64.fetchOne(db, sql: "SELECT COALESCE(SUM(cost_micros), 0) FROM cost_events WHERE item_id = ?", arguments: [itemID])
+                ?? 0
+            return ItemFigures(agentRuns: runs.count, agentSeconds: seconds, costMicros: cost)
+        }
+    }
+
+    // MARK: Leases and transitions
+
+    public func claimNext(owner: String, now: Date, leaseSeconds: Double) async throws -> (WorkItem, Lease)? {
+        let states = ItemState.claimable.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        return try await pool.write { db in
+            let ts = Timestamp.text(now)
+            // Items that were mid-stage (their worker died) come first: they hold work in flight.
+            guard
+                let id = try Int64.fetchOne(
+                    db,
+                    sql: """
+                        SELECT id FROM work_items
+                        WHERE state IN (\(states))
+                          AND (lease_token IS NULL OR lease_expires_at < ?)
+                          AND (not_before IS NULL OR not_before <= ?)
+                        ORDER BY CASE state WHEN 'queued' THEN 1 ELSE 0 END, id
+                        LIMIT 1
+                        """,
+                    arguments: [ts, ts])
+            else { return nil }
+            let token = UUID().uuidString
+            let expires = now.addingTimeInterval(leaseSeconds)
+            try db.execute(
+                sql: "UPDATE work_items SET lease_owner = ?, lease_token = ?, lease_expires_at = ? WHERE id = ?",
+                arguments: [owner, token, Timestamp.text(expires), id])
+            let item = try Self.fetchItem(db, id)!
+            return (item, Lease(itemID: id, owner: owner, token: token, state: item.state, expiresAt: expires))
+        }
+    }
+
+    public func renew(_ lease: Lease, now: Date, leaseSeconds: Double) async throws -> Lease {
+        try await pool.write { db in
+            try Self.checkLease(db, lease)
+            let expires = now.addingTimeInterval(leaseSeconds)
+            try db.execute(
+                sql: "UPDATE work_items SET lease_expires_at = ? WHERE id = ?", arguments: [Timestamp.text(expires), lease.itemID])
+            var renewed = lease
+            renewed.expiresAt = expires
+            return renewed
+        }
+    }
+
+    public func release(_ lease: Lease) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE work_items SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+                    WHERE id = ? AND lease_token = ?
+                    """,
+                arguments: [lease.itemID, lease.token])
+        }
+    }
+
+    public func transition(
+        _ lease: Lease, on outcome: Outcome, reason: String, actor: String, now: Date, changes: ItemChanges, keepLease: Bool
+    ) async throws -> (WorkItem, Lease) {
+        try await pool.write { db in
+            let current = try Self.checkLease(db, lease)
+            let next = try Self.apply(db, itemID: lease.itemID, from: current, outcome: outcome, reason: reason, actor: actor, now: now, changes: changes)
+            if !keepLease {
+                try db.execute(
+                    sql: "UPDATE work_items SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE id = ?",
+                    arguments: [lease.itemID])
+            }
+            var newLease = lease
+            newLease.state = next
+            return (try Self.fetchItem(db, lease.itemID)!, newLease)
+        }
+    }
+
+    public func transition(
+        itemID: Int64, on outcome: Outcome, reason: String, actor: String, now: Date, changes: ItemChanges
+    ) async throws -> WorkItem {
+        try await pool.write { db in
+            guard let stateText = try String.fetchOne(db, sql: "SELECT state FROM work_items WHERE id = ?", arguments: [itemID]) else {
+                throw StoreError(.itemNotFound, "no item #\(itemID): `keel status` lists the items")
+            }
+            let current = try Self.state(stateText, table: "work_items", id: itemID)
+            _ = try Self.apply(db, itemID: itemID, from: current, outcome: outcome, reason: reason, actor: actor, now: now, changes: changes)
+            try db.execute(
+                sql: "UPDATE work_items SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE id = ?",
+                arguments: [itemID])
+            return try Self.fetchItem(db, itemID)!
+        }
+    }
+
+    public func promoteUnblocked(now: Date) async throws -> [WorkItem] {
+        try await pool.write { db in
+            let ids = try Int64.fetchAll(
+                db,
+                sql: """
+                    SELECT w.id FROM work_items w
+                    WHERE w.state = 'blocked' AND w.lease_token IS NULL
+                      AND NOT EXISTS (
+                        SELECT 1 FROM issue_dependencies d JOIN work_items dep ON dep.id = d.depends_on_id
+                        WHERE d.item_id = w.id AND dep.state <> 'merged')
+                    ORDER BY w.id
+                    """)
+            var promoted: [WorkItem] = []
+            for id in ids {
+                let deps = try Int64.fetchAll(db, sql: "SELECT depends_on_id FROM issue_dependencies WHERE item_id = ? ORDER BY depends_on_id", arguments: [id])
+                let reason = deps.isEmpty ? "no dependencies left" : "dependencies merged: \(deps.map { "#\($0)" }.joined(separator: ", "))"
+                _ = try Self.apply(db, itemID: id, from: .blocked, outcome: .dependenciesMerged, reason: reason, actor: "scheduler", now: now, changes: ItemChanges())
+                promoted.append(try Self.fetchItem(db, id)!)
+            }
+            return promoted
+        }
+    }
+
+    // MARK: Agent runs, costs, checks
+
+    public func startAgentRun(
+        itemID: Int64, attempt: Int, stage: String, agent: String, command: String, transcriptPath: String?, promptSHA256: String,
+        now: Date
+    ) async throws -> Int64 {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO agent_runs (item_id, attempt, stage, agent, command, started_at, transcript_path, prompt_sha256)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [itemID, attempt, stage, agent, command, Timestamp.text(now), transcriptPath, promptSHA256])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func setAgentRunPID(_ runID: Int64, pid: Int) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE agent_runs SET pid = ? WHERE id = ?", arguments: [pid, runID])
+        }
+    }
+
+    public func finishAgentRun(_ runID: Int64, exitCode: Int?, outcome: String, cost: CostEvent?, now: Date) async throws {
+        try await pool.write { db in
+            let ts = Timestamp.text(now)
+            try db.execute(
+                sql: "UPDATE agent_runs SET ended_at = ?, exit_code = ?, outcome = ? WHERE id = ? AND ended_at IS NULL",
+                arguments: [ts, exitCode, outcome, runID])
+            guard db.changesCount == 1, let cost else { return }
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: "SELECT r.item_id, r.agent, w.tenant, w.repo FROM agent_runs r JOIN work_items w ON w.id = r.item_id WHERE r.id = ?",
+                    arguments: [runID])
+            else { return }
+            let itemID: Int64 = row["item_id"]
+            try db.execute(
+                sql: """
+                    INSERT INTO cost_events (run_id, item_id, tenant, repo, agent, model, turns, input_tokens, output_tokens,
+                                             cache_read_tokens, cache_write_tokens, cost_micros, at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    runID, itemID, row["tenant"] as String, row["repo"] as String, row["agent"] as String, cost.model, cost.turns,
+                    cost.inputTokens, cost.outputTokens, cost.cacheReadTokens, cost.cacheWriteTokens, cost.costMicros, ts,
+                ])
+            try db.execute(
+                sql: "UPDATE work_items SET spent_micros = spent_micros + ? WHERE id = ?", arguments: [cost.costMicros, itemID])
+        }
+    }
+
+    public func unfinishedAgentRuns(of itemID: Int64) async throws -> [AgentRun] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM agent_runs WHERE item_id = ? AND ended_at IS NULL ORDER BY id", arguments: [itemID])
+                .map(Self.decodeRun)
+        }
+    }
+
+    public func recordCheckRun(
+        itemID: Int64, headSHA: String, kind: String, passed: Bool, output: String, startedAt: Date, endedAt: Date
+    ) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO check_runs (item_id, head_sha, kind, passed, output, started_at, ended_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [itemID, headSHA, kind, passed, output, Timestamp.text(startedAt), Timestamp.text(endedAt)])
+        }
+    }
+
+    public func checkRun(itemID: Int64, headSHA: String, kind: String) async throws -> CheckRunRecord? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM check_runs WHERE item_id = ? AND head_sha = ? AND kind = ? ORDER BY id DESC LIMIT 1",
+                arguments: [itemID, headSHA, kind]
+            ).map(Self.decodeCheckRun)
+        }
+    }
+
+    public func checkRuns(of itemID: Int64) async throws -> [CheckRunRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM check_runs WHERE item_id = ? ORDER BY id", arguments: [itemID]).map(Self.decodeCheckRun)
+        }
+    }
+
+    public func metrics() async throws -> StoreMetrics {
+        try await pool.read { db in
+            var byState: [ItemState: Int] = [:]
+            for state in ItemState.allCases { byState[state] = 0 }
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM work_items GROUP BY state") {
+                if let s = ItemState(rawValue: row["state"]) { byState[s] = row["n"] }
+            }
+            var runs: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT COALESCE(outcome, 'running') AS o, COUNT(*) AS n FROM agent_runs GROUP BY o") {
+                runs[row["o"]] = row["n"]
+            }
+            let transitions = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM state_transitions") ?? 0
+            let cost = try Int64.fetchOne(db, sql: "SELECT COALESCE(SUM(cost_micros), 0) FROM cost_events") ?? 0
+            var seconds = 0.0
+            for row in try Row.fetchAll(db, sql: "SELECT started_at, ended_at FROM agent_runs WHERE ended_at IS NOT NULL") {
+                if let s = Timestamp.date(row["started_at"]), let e = Timestamp.date(row["ended_at"]) { seconds += e.timeIntervalSince(s) }
+            }
+            return StoreMetrics(itemsByState: byState, transitions: transitions, agentRunsByOutcome: runs, costMicros: cost, agentSeconds: seconds)
+        }
+    }
+
+    // MARK: Helpers (run inside a transaction)
+
+    /// Returns the item's current state when `lease` is still its lease; throws `.staleLease` otherwise.
+    @discardableResult
+    static func checkLease(_ db: Database, _ lease: Lease) throws -> ItemState {
+        guard let row = try Row.fetchOne(db, sql: "SELECT state, lease_token FROM work_items WHERE id = ?", arguments: [lease.itemID]) else {
+            throw StoreError(.itemNotFound, "no item #\(lease.itemID)")
+        }
+        let token: String? = row["lease_token"]
+        let state = try Self.state(row["state"], table: "work_items", id: lease.itemID)
+        guard token == lease.token, state == lease.state else {
+            throw StoreError(
+                .staleLease,
+                "lease of \(lease.owner) on item #\(lease.itemID) is no longer valid (item is \(state), lease \(token == nil ? "released" : "taken over")): the write was refused")
+        }
+        return state
+    }
+
+    static func apply(
+        _ db: Database, itemID: Int64, from current: ItemState, outcome: Outcome, reason: String, actor: String, now: Date,
+        changes: ItemChanges
+    ) throws -> ItemState {
+        let next: ItemState
+        do {
+            next = try StateMachine.next(from: current, on: outcome)
+        } catch {
+            throw StoreError(.illegalTransition, "item #\(itemID): \(error.message)", underlying: error)
+        }
+        let ts = Timestamp.text(now)
+        var sets = ["state = ?", "updated_at = ?"]
+        var args: [(any DatabaseValueConvertible)?] = [next.rawValue, ts]
+        if changes.incrementAttempt { sets.append("attempt = attempt + 1") }
+        if let notBefore = changes.notBefore {
+            sets.append("not_before = ?")
+            args.append(notBefore.map(Timestamp.text))
+        }
+        if let branch = changes.branch {
+            sets.append("branch = ?")
+            args.append(branch)
+        }
+        if let head = changes.headSHA {
+            sets.append("head_sha = ?")
+            args.append(head)
+        }
+        args.append(itemID)
+        try db.execute(sql: "UPDATE work_items SET \(sets.joined(separator: ", ")) WHERE id = ?", arguments: StatementArguments(args))
+        try insertTransition(db, itemID: itemID, from: current, to: next, reason: reason, actor: actor, at: ts)
+        if !changes.history.isEmpty {
+            let attempt = try Int.fetchOne(db, sql: "SELECT attempt FROM work_items WHERE id = ?", arguments: [itemID]) ?? 0
+            for entry in changes.history {
+                try db.execute(
+                    sql: """
+                        INSERT INTO item_history (item_id, attempt, stage, kind, signature, summary, detail, at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [itemID, attempt, entry.stage, entry.kind, entry.signature, entry.summary, entry.detail, ts])
+            }
+        }
+        return next
+    }
+
+    static func insertTransition(_ db: Database, itemID: Int64, from: ItemState?, to: ItemState, reason: String, actor: String, at: String) throws {
+        try db.execute(
+            sql: "INSERT INTO state_transitions (item_id, from_state, to_state, reason, actor, at) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [itemID, from?.rawValue, to.rawValue, reason, actor, at])
+    }
+
+    static func fetchItem(_ db: Database, _ id: Int64) throws -> WorkItem? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM work_items WHERE id = ?", arguments: [id]) else { return nil }
+        let deps = try Int64.fetchAll(db, sql: "SELECT depends_on_id FROM issue_dependencies WHERE item_id = ? ORDER BY depends_on_id", arguments: [id])
+        return try decodeItem(row, deps: [id: deps])
+    }
+
+    static func dependencyMap(_ db: Database) throws -> [Int64: [Int64]] {
+        var map: [Int64: [Int64]] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT item_id, depends_on_id FROM issue_dependencies ORDER BY item_id, depends_on_id") {
+            map[row["item_id"], default: []].append(row["depends_on_id"])
+        }
+        return map
+    }
+
+    static func state(_ text: String?, table: String, id: Int64) throws -> ItemState {
+        guard let text, let state = ItemState(rawValue: text) else {
+            throw StoreError(
+                .corruptRow,
+                "\(table) row \(id): state \"\(text ?? "NULL")\" is not a Keel state (one of \(ItemState.allCases.map(\.rawValue).joined(separator: ", "))); fix the row by hand or restore from backup")
+        }
+        return state
+    }
+
+    static func date(_ row: Row, _ column: String, table: String) throws -> Date {
+        let text: String? = row[column]
+        guard let text, let date = Timestamp.date(text) else {
+            let id: Int64? = row["id"]
+            throw StoreError(.corruptRow, "\(table) row \(id.map(String.init) ?? "?"): \(column) \"\(text ?? "NULL")\" is not an ISO 8601 timestamp")
+        }
+        return date
+    }
+
+    static func optionalDate(_ row: Row, _ column: String, table: String) throws -> Date? {
+        let text: String? = row[column]
+        guard text != nil else { return nil }
+        return try date(row, column, table: table)
+    }
+
+    static func decodeItem(_ row: Row, deps: [Int64: [Int64]]) throws -> WorkItem {
+        let id: Int64 = row["id"]
+        return WorkItem(
+            id: id, tenant: row["tenant"], repo: row["repo"], title: row["title"], body: row["body"], acceptance: row["acceptance"],
+            state: try state(row["state"], table: "work_items", id: id), attempt: row["attempt"], parentID: row["parent_id"],
+            budgetMicros: row["budget_micros"], spentMicros: row["spent_micros"],
+            createdAt: try date(row, "created_at", table: "work_items"), updatedAt: try date(row, "updated_at", table: "work_items"),
+            notBefore: try optionalDate(row, "not_before", table: "work_items"), branch: row["branch"], headSHA: row["head_sha"],
+            dependsOn: deps[id] ?? [])
+    }
+
+    static func decodeTransition(_ row: Row) throws -> StateTransition {
+        let id: Int64 = row["id"]
+        let fromText: String? = row["from_state"]
+        return StateTransition(
+            id: id, itemID: row["item_id"], from: try fromText.map { try state($0, table: "state_transitions", id: id) },
+            to: try state(row["to_state"], table: "state_transitions", id: id), reason: row["reason"], actor: row["actor"],
+            at: try date(row, "at", table: "state_transitions"))
+    }
+
+    static func decodeRun(_ row: Row) throws -> AgentRun {
+        AgentRun(
+            id: row["id"], itemID: row["item_id"], attempt: row["attempt"], stage: row["stage"], agent: row["agent"],
+            command: row["command"], startedAt: try date(row, "started_at", table: "agent_runs"),
+            endedAt: try optionalDate(row, "ended_at", table: "agent_runs"), exitCode: row["exit_code"], outcome: row["outcome"],
+            transcriptPath: row["transcript_path"], promptSHA256: row["prompt_sha256"], pid: row["pid"])
+    }
+
+    static func decodeCheckRun(_ row: Row) throws -> CheckRunRecord {
+        CheckRunRecord(
+            id: row["id"], itemID: row["item_id"], headSHA: row["head_sha"], kind: row["kind"], passed: row["passed"],
+            output: row["output"], startedAt: try date(row, "started_at", table: "check_runs"),
+            endedAt: try date(row, "ended_at", table: "check_runs"))
+    }
+}

@@ -1,0 +1,164 @@
+public import Foundation
+public import KeelCore
+
+/// A new item to file.
+public struct NewItem: Sendable {
+    public var tenant: String
+    public var repo: String
+    public var title: String
+    public var body: String
+    public var acceptance: String?
+    public var parentID: Int64?
+    public var budgetMicros: Micros?
+    public var dependsOn: [Int64]
+
+    public init(
+        tenant: String = "default", repo: String, title: String, body: String, acceptance: String? = nil,
+        parentID: Int64? = nil, budgetMicros: Micros? = nil, dependsOn: [Int64] = []
+    ) {
+        self.tenant = tenant
+        self.repo = repo
+        self.title = title
+        self.body = body
+        self.acceptance = acceptance
+        self.parentID = parentID
+        self.budgetMicros = budgetMicros
+        self.dependsOn = dependsOn
+    }
+}
+
+/// A worker's exclusive, expiring claim on an item. Every write made under a lease checks that the
+/// lease is still the item's; a worker that lost it (crash, pause, person) has its writes refused.
+public struct Lease: Sendable, Equatable {
+    public var itemID: Int64
+    public var owner: String
+    public var token: String
+    /// The state the item was in when the lease was last used.
+    public var state: ItemState
+    public var expiresAt: Date
+
+    public init(itemID: Int64, owner: String, token: String, state: ItemState, expiresAt: Date) {
+        self.itemID = itemID
+        self.owner = owner
+        self.token = token
+        self.state = state
+        self.expiresAt = expiresAt
+    }
+}
+
+/// Field changes written together with a transition.
+public struct ItemChanges: Sendable, Equatable {
+    public var incrementAttempt = false
+    /// `.some(nil)` clears the backoff.
+    public var notBefore: Date?? = nil
+    public var branch: String?? = nil
+    public var headSHA: String?? = nil
+    /// Notes for the item's memory, written in the same transaction.
+    public var history: [NewHistoryEntry] = []
+
+    public init(
+        incrementAttempt: Bool = false, notBefore: Date?? = nil, branch: String?? = nil, headSHA: String?? = nil,
+        history: [NewHistoryEntry] = []
+    ) {
+        self.incrementAttempt = incrementAttempt
+        self.notBefore = notBefore
+        self.branch = branch
+        self.headSHA = headSHA
+        self.history = history
+    }
+}
+
+/// A history entry to append.
+public struct NewHistoryEntry: Sendable, Equatable {
+    public var stage: String
+    public var kind: String
+    public var signature: String?
+    public var summary: String
+    public var detail: String
+
+    public init(stage: String, kind: String, signature: String? = nil, summary: String, detail: String = "") {
+        self.stage = stage
+        self.kind = kind
+        self.signature = signature
+        self.summary = summary
+        self.detail = detail
+    }
+}
+
+/// A check run stored with the item it ran for.
+public struct CheckRunRecord: Sendable, Equatable, Codable {
+    public var id: Int64
+    public var itemID: Int64
+    public var headSHA: String
+    public var kind: String
+    public var passed: Bool
+    public var output: String
+    public var startedAt: Date
+    public var endedAt: Date
+}
+
+/// Counters for `/metrics`.
+public struct StoreMetrics: Sendable, Equatable {
+    public var itemsByState: [ItemState: Int]
+    public var transitions: Int
+    public var agentRunsByOutcome: [String: Int]
+    public var costMicros: Micros
+    public var agentSeconds: Double
+}
+
+/// Per-item figures for summaries and `keel status`.
+public struct ItemFigures: Sendable, Equatable, Codable {
+    public var agentRuns: Int
+    public var agentSeconds: Double
+    public var costMicros: Micros
+}
+
+/// The durable home of Keel's state. Every state change is one transaction.
+public protocol Store: Sendable {
+    /// Files a new item: `queued`, or `blocked` while a dependency has not merged.
+    func createItem(_ new: NewItem, actor: String, now: Date) async throws -> WorkItem
+    func item(_ id: Int64) async throws -> WorkItem?
+    func items() async throws -> [WorkItem]
+    func transitions(of itemID: Int64) async throws -> [StateTransition]
+    func allTransitions() async throws -> [StateTransition]
+    func history(of itemID: Int64) async throws -> [HistoryEntry]
+    func agentRuns(of itemID: Int64) async throws -> [AgentRun]
+    func figures(of itemID: Int64) async throws -> ItemFigures
+
+    /// Atomically claims the oldest claimable item for `owner`, or nil when none is ready.
+    func claimNext(owner: String, now: Date, leaseSeconds: Double) async throws -> (WorkItem, Lease)?
+    /// Extends a lease; `.staleLease` when it is no longer the item's.
+    func renew(_ lease: Lease, now: Date, leaseSeconds: Double) async throws -> Lease
+    /// Gives a lease up without changing state.
+    func release(_ lease: Lease) async throws
+    /// Moves a leased item along the state machine, in one transaction with its `state_transitions`
+    /// row. Returns the updated item and lease (still held when `keepLease`).
+    func transition(
+        _ lease: Lease, on outcome: Outcome, reason: String, actor: String, now: Date, changes: ItemChanges,
+        keepLease: Bool
+    ) async throws -> (WorkItem, Lease)
+    /// A transition made by a person or the scheduler, not under a lease. Clears any lease, so a
+    /// worker still busy with the item has its next write refused.
+    func transition(
+        itemID: Int64, on outcome: Outcome, reason: String, actor: String, now: Date, changes: ItemChanges
+    ) async throws -> WorkItem
+    /// Moves every blocked item whose dependencies have all merged to `queued`; returns them.
+    func promoteUnblocked(now: Date) async throws -> [WorkItem]
+
+    func startAgentRun(
+        itemID: Int64, attempt: Int, stage: String, agent: String, command: String, transcriptPath: String?,
+        promptSHA256: String, now: Date
+    ) async throws -> Int64
+    func setAgentRunPID(_ runID: Int64, pid: Int) async throws
+    /// Closes a run and records its cost, in one transaction that also adds to the item's spend.
+    func finishAgentRun(_ runID: Int64, exitCode: Int?, outcome: String, cost: CostEvent?, now: Date) async throws
+    /// Runs of an item that were started and never finished (their process may still be alive).
+    func unfinishedAgentRuns(of itemID: Int64) async throws -> [AgentRun]
+
+    func recordCheckRun(itemID: Int64, headSHA: String, kind: String, passed: Bool, output: String, startedAt: Date, endedAt: Date)
+        async throws
+    func checkRun(itemID: Int64, headSHA: String, kind: String) async throws -> CheckRunRecord?
+    func checkRuns(of itemID: Int64) async throws -> [CheckRunRecord]
+
+    func metrics() async throws -> StoreMetrics
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import KeelPipeline
+import KeelStore
+
+/// Output helpers: one clear line on stderr and a non-zero exit, never a stack trace.
+enum CLI {
+    static func out(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    static func err(_ text: String) {
+        FileHandle.standardError.write(Data(("keel: " + text + "\n").utf8))
+    }
+
+    /// Loads keel.yml; a bad file prints its line and key and exits 2.
+    static func loadConfig(_ option: ConfigOption) throws -> KeelConfig {
+        try loadConfig(path: option.absolutePath)
+    }
+
+    static func loadConfig(path: String) throws -> KeelConfig {
+        do {
+            return try KeelConfig.load(path: path)
+        } catch {
+            err(error.description)
+            throw ExitCode(2)
+        }
+    }
+
+    static func openStore(_ config: KeelConfig) throws -> SQLiteStore {
+        do {
+            return try SQLiteStore(path: config.store.sqlite)
+        } catch {
+            err("\(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    /// How this binary starts its built-in sample agent.
+    static var sampleAgentCommand: [String] {
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let path = FileManager.default.isExecutableFile(atPath: exe) ? exe : CommandLine.arguments[0]
+        return [path, "sample-agent"]
+    }
+
+    static var operator_: String {
+        "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? "operator")
+    }
+
+    /// Prints pipeline events as lines, as they happen.
+    static let printer = PipelineEventSink { event in out(event.line + "\n") }
+}

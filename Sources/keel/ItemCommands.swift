@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import KeelCore
+import KeelPipeline
+import KeelStore
+
+struct SubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "submit", abstract: "File an issue for Keel to take to a merge.")
+
+    @OptionGroup var options: ConfigOption
+    @Option(help: "Title of the issue.") var title: String
+    @Option(name: .customLong("body-file"), help: "File holding the issue text (markdown); - for stdin.") var bodyFile: String
+    @Option(name: .customLong("depends-on"), help: "An item that must merge first (repeatable).") var dependsOn: [Int64] = []
+    @Flag(help: "Print the new item as JSON.") var json = false
+
+    func run() async throws {
+        let config = try CLI.loadConfig(options)
+        let body: String
+        do {
+            body =
+                bodyFile == "-"
+                ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+                : try String(contentsOfFile: bodyFile, encoding: .utf8)
+        } catch {
+            CLI.err("cannot read the body file \(bodyFile): \(error.localizedDescription)")
+            throw ExitCode(1)
+        }
+        guard !title.trimmingCharacters(in: .whitespaces).isEmpty else {
+            CLI.err("--title is empty: give the issue a title")
+            throw ExitCode(1)
+        }
+        let store = try CLI.openStore(config)
+        do {
+            let item = try await store.createItem(
+                NewItem(tenant: config.tenant, repo: config.project, title: title, body: body, dependsOn: dependsOn),
+                actor: CLI.operator_, now: Date())
+            if json {
+                CLI.out(try Reports.json(try await Reports.summary(item, store: store)) + "\n")
+            } else {
+                CLI.out("Filed #\(item.id) \(item.title) (\(item.state.rawValue)). `keel run` takes it from here.\n")
+            }
+        } catch let error as StoreError {
+            CLI.err(error.message)
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show every item, or one item with its timeline.")
+
+    @OptionGroup var options: ConfigOption
+    @Argument(help: "An item id.") var id: Int64?
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let config = try CLI.loadConfig(options)
+        let store = try CLI.openStore(config)
+        if let id {
+            guard let detail = try await Reports.detail(id, store: store) else {
+                CLI.err("no item #\(id) in \(config.store.sqlite): `keel status` lists the items")
+                throw ExitCode(1)
+            }
+            CLI.out(json ? try Reports.json(detail) + "\n" : Reports.text(detail))
+        } else {
+            let items = try await Reports.summaries(store: store)
+            struct Items: Encodable { var items: [ItemSummary] }
+            CLI.out(json ? try Reports.json(Items(items: items)) + "\n" : Reports.table(items))
+        }
+    }
+}
+
+/// A person's decision on an item: retry or cancel.
+struct HumanDecision {
+    var outcome: Outcome
+    var verb: String
+
+    func apply(id: Int64, options: ConfigOption, note: String?) async throws {
+        let config = try CLI.loadConfig(options)
+        let store = try CLI.openStore(config)
+        guard let item = try await store.item(id) else {
+            CLI.err("no item #\(id) in \(config.store.sqlite): `keel status` lists the items")
+            throw ExitCode(1)
+        }
+        let actor = CLI.operator_
+        let reason = "\(verb) by \(actor)" + (note.map { ": \($0)" } ?? "")
+        var changes = ItemChanges()
+        if outcome == .humanRetry {
+            changes.notBefore = .some(nil)
+            changes.history = [NewHistoryEntry(stage: "human", kind: "human_retry", summary: reason)]
+        }
+        do {
+            let updated = try await store.transition(itemID: id, on: outcome, reason: reason, actor: actor, now: Date(), changes: changes)
+            CLI.out("#\(id) \(item.state.rawValue) → \(updated.state.rawValue)\n")
+        } catch let error as StoreError where error.code == .illegalTransition {
+            let allowed = outcome == .humanRetry ? "needs_human or failed" : "a state other than merged or cancelled"
+            CLI.err("#\(id) is \(item.state.rawValue): only an item in \(allowed) can be \(verb)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct RetryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retry", abstract: "Send an item waiting for a person back to the queue (its history goes with it).")
+    @OptionGroup var options: ConfigOption
+    @Argument(help: "The item id.") var id: Int64
+    @Option(help: "Why, for the timeline.") var note: String?
+
+    func run() async throws {
+        try await HumanDecision(outcome: .humanRetry, verb: "retried").apply(id: id, options: options, note: note)
+    }
+}
+
+struct CancelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel an item; a running agent on it is stopped.")
+    @OptionGroup var options: ConfigOption
+    @Argument(help: "The item id.") var id: Int64
+    @Option(help: "Why, for the timeline.") var note: String?
+
+    func run() async throws {
+        try await HumanDecision(outcome: .cancelRequested, verb: "cancelled").apply(id: id, options: options, note: note)
+    }
+}

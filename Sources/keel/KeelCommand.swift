@@ -1,0 +1,29 @@
+import ArgumentParser
+import Foundation
+
+/// The `keel` command line.
+@main
+struct KeelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keel",
+        abstract: "Turns issues into merged pull requests with the coding agent you already run, safely and unattended.",
+        discussion: "Start with `keel demo`. In your own repository: `keel init`, `keel submit`, `keel run`.",
+        subcommands: [
+            DemoCommand.self, InitCommand.self, RunCommand.self, SubmitCommand.self, StatusCommand.self, RetryCommand.self,
+            CancelCommand.self, SampleAgentCommand.self,
+        ]
+    )
+}
+
+/// `--config PATH`, shared by every command.
+struct ConfigOption: ParsableArguments {
+    @Option(name: .long, help: "Path of keel.yml.")
+    var config: String = "keel.yml"
+
+    var absolutePath: String {
+        URL(fileURLWithPath: config, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true))
+            .standardizedFileURL.path
+    }
+
+    var directory: String { (absolutePath as NSString).deletingLastPathComponent }
+}

@@ -1,0 +1,99 @@
+import KeelCore
+import Testing
+
+@Suite struct StateMachineTests {
+    @Test func happyPathReachesMerged() throws {
+        var state = ItemState.queued
+        for outcome: Outcome in [.claimed, .developed, .pushed, .checksPassed, .inspectionPassed, .mergeCompleted] {
+            state = try StateMachine.next(from: state, on: outcome)
+        }
+        #expect(state == .merged)
+    }
+
+    @Test func failedChecksGoBackToTheQueue() throws {
+        #expect(try StateMachine.next(from: .awaitingCI, on: .checksFailed) == .queued)
+        #expect(try StateMachine.next(from: .merging, on: .mergeConflict) == .queued)
+    }
+
+    @Test func everyOutcomeEitherFollowsAnAllowedEdgeOrIsRefused() {
+        for state in ItemState.allCases {
+            for outcome in Outcome.allCases {
+                if let next = try? StateMachine.next(from: state, on: outcome) {
+                    #expect(StateMachine.isAllowed(from: state, to: next), "\(state) on \(outcome) → \(next) is not in the table")
+                }
+            }
+        }
+    }
+
+    @Test func terminalStatesHaveNoWayOut() {
+        for outcome in Outcome.allCases {
+            #expect(throws: CoreError.self) { try StateMachine.next(from: .merged, on: outcome) }
+            #expect(throws: CoreError.self) { try StateMachine.next(from: .cancelled, on: outcome) }
+        }
+    }
+
+    @Test func illegalTransitionNamesStateAndOutcome() {
+        do {
+            _ = try StateMachine.next(from: .queued, on: .mergeCompleted)
+            Issue.record("queued on merge_completed was accepted")
+        } catch {
+            #expect(error.code == .illegalTransition)
+            #expect(error.message.contains("queued") && error.message.contains("merge_completed"))
+        }
+    }
+
+    @Test func onlyPeopleBringAnItemBackFromNeedsHuman() throws {
+        #expect(try StateMachine.next(from: .needsHuman, on: .humanRetry) == .queued)
+        #expect(throws: CoreError.self) { try StateMachine.next(from: .needsHuman, on: .claimed) }
+        #expect(throws: CoreError.self) { try StateMachine.next(from: .needsHuman, on: .escalated) }
+        #expect(throws: CoreError.self) { try StateMachine.next(from: .developing, on: .humanRetry) }
+    }
+
+    @Test func anyActiveStageCanBeInterruptedOrEscalated() throws {
+        for state in ItemState.allCases where state.isActive {
+            #expect(try StateMachine.next(from: state, on: .interrupted) == .queued)
+            #expect(try StateMachine.next(from: state, on: .escalated) == .needsHuman)
+            #expect(try StateMachine.next(from: state, on: .cancelRequested) == .cancelled)
+        }
+    }
+
+    @Test func stateNamesAreTheStoredStrings() {
+        #expect(ItemState.awaitingCI.rawValue == "awaiting_ci")
+        #expect(ItemState.needsHuman.rawValue == "needs_human")
+        #expect(ItemState.allCases.count == 12)
+    }
+}
+
+@Suite struct PolicyTests {
+    @Test func backoffGrowsAndIsCapped() {
+        let b = Backoff(initialSeconds: 30, maxSeconds: 90, jitter: 0)
+        #expect(b.delay(forFailure: 1, random: 0.7) == 30)
+        #expect(b.delay(forFailure: 2, random: 0.7) == 60)
+        #expect(b.delay(forFailure: 3, random: 0.7) == 90)
+        #expect(b.delay(forFailure: 50, random: 0.7) == 90)
+    }
+
+    @Test func jitterOnlyShortensTheDelay() {
+        let b = Backoff(initialSeconds: 30, maxSeconds: 90, jitter: 0.5)
+        #expect(b.delay(forFailure: 1, random: 0) == 30)
+        #expect(b.delay(forFailure: 1, random: 1) == 15)
+    }
+
+    @Test func breakerOpensOnTheNthFailureOfOneSignature() {
+        let breaker = CircuitBreaker(threshold: 3)
+        #expect(!breaker.opens(on: "timeout", after: []))
+        #expect(!breaker.opens(on: "timeout", after: ["timeout", "ci"]))
+        #expect(breaker.opens(on: "timeout", after: ["timeout", "ci", "timeout"]))
+        #expect(breaker.count(of: "ci", after: ["timeout", "ci", "timeout"]) == 2)
+    }
+
+    @Test func moneyIsIntegerMicros() {
+        #expect(Money.micros(fromUSD: 0.24722425) == 247_224)
+        #expect(Money.micros(fromUSD: 0.0000005) == 1)
+        #expect(Money.micros(fromUSD: -1) == 0)
+        #expect(Money.format(247_224) == "$0.2472")
+        #expect(Money.format(12_345_678) == "$12.35")
+        #expect(Money.format(0) == "$0.0000")
+        #expect(Money.format(1_999_999) == "$2.00")
+    }
+}

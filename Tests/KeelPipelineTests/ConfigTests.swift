@@ -1,0 +1,544 @@
+import Foundation
+import KeelPipeline
+import Testing
+
+/// Parses `lines` (joined with newlines) as `keel.yml` in `/srv/app`.
+private func parse(_ lines: [String], baseDirectory: String = "/srv/app") throws(ConfigError) -> KeelConfig {
+    try KeelConfig.parse(lines.joined(separator: "\n") + "\n", file: "keel.yml", baseDirectory: baseDirectory)
+}
+
+/// The error parsing `lines` produces, or `nil` if they parse.
+private func failure(_ lines: [String]) -> ConfigError? {
+    do {
+        _ = try parse(lines)
+        return nil
+    } catch {
+        return error
+    }
+}
+
+/// The smallest valid file, to which a test adds the lines it is about.
+private let minimal = [
+    "forge:",
+    "  local:",
+    "    origin: ../origin.git",
+    "agent:",
+    "  kind: claude-code",
+]
+
+@Suite struct ConfigTests {
+    // MARK: - Values
+
+    @Test func fullFileParsesToTheValuesWritten() throws {
+        let config = try parse([
+            "project: my-service",
+            "tenant: acme",
+            "store:",
+            "  sqlite: state/keel.sqlite",
+            "forge:",
+            "  local:",
+            "    origin: ../origin.git",
+            "    base: trunk",
+            "ci:",
+            "  commands:",
+            "    - sh tests/run.sh",
+            "    - {name: unit, run: swift test --parallel}",
+            "  timeout_seconds: 900",
+            "inspect:",
+            "  checks:",
+            "    - {name: lint, run: sh lint.sh}",
+            "    - run: sh format-check.sh",
+            "agent:",
+            "  kind: command",
+            "  command: [\"./agent.sh\", \"--fast\"]",
+            "  prompt: file",
+            "  env: {KEY: value, RETRIES: 3}",
+            "  timeouts:",
+            "    wall_clock_seconds: 1200",
+            "    inactivity_seconds: 120",
+            "scheduler:",
+            "  workers: 4",
+            "  lease_seconds: 30",
+            "  poll_milliseconds: 250",
+            "  breaker_threshold: 5",
+            "  backoff:",
+            "    initial_seconds: 10",
+            "    max_seconds: 120",
+            "    jitter: 0.25",
+            "server:",
+            "  host: 0.0.0.0",
+            "  port: 9000",
+            "workspaces: /var/keel/workspaces",
+            "transcripts: logs/transcripts",
+        ])
+
+        let expected = KeelConfig(
+            project: "my-service",
+            tenant: "acme",
+            store: .init(sqlite: "/srv/app/state/keel.sqlite"),
+            forge: .init(local: .init(origin: "/srv/origin.git", base: "trunk")),
+            ci: .init(
+                commands: [
+                    .init(name: "sh tests/run.sh", run: "sh tests/run.sh"),
+                    .init(name: "unit", run: "swift test --parallel"),
+                ],
+                timeoutSeconds: 900
+            ),
+            inspect: .init(checks: [
+                .init(name: "lint", run: "sh lint.sh"),
+                .init(name: "sh format-check.sh", run: "sh format-check.sh"),
+            ]),
+            agent: .init(
+                kind: .command,
+                command: ["./agent.sh", "--fast"],
+                prompt: .file,
+                env: ["KEY": "value", "RETRIES": "3"],
+                timeouts: .init(wallClockSeconds: 1200, inactivitySeconds: 120)
+            ),
+            scheduler: .init(
+                workers: 4,
+                leaseSeconds: 30,
+                pollMilliseconds: 250,
+                breakerThreshold: 5,
+                backoff: .init(initialSeconds: 10, maxSeconds: 120, jitter: 0.25)
+            ),
+            server: .init(host: "0.0.0.0", port: 9000),
+            workspaces: "/var/keel/workspaces",
+            transcripts: "/srv/app/logs/transcripts"
+        )
+        #expect(config == expected)
+    }
+
+    @Test func omittedKeysTakeTheDocumentedDefaults() throws {
+        let config = try parse(minimal)
+
+        #expect(config.project == "app")
+        #expect(config.tenant == "default")
+        #expect(config.store.sqlite == "/srv/app/.keel/keel.sqlite")
+        #expect(config.forge.local.base == "main")
+        #expect(config.ci == KeelConfig.CI(commands: [], timeoutSeconds: 600))
+        #expect(config.inspect.checks.isEmpty)
+        #expect(config.agent.command == ["claude", "-p", "--output-format", "stream-json", "--verbose"])
+        #expect(config.agent.prompt == .stdin)
+        #expect(config.agent.env.isEmpty)
+        #expect(config.agent.timeouts == KeelConfig.AgentTimeouts(wallClockSeconds: 1800, inactivitySeconds: 300))
+        #expect(
+            config.scheduler
+                == KeelConfig.Scheduler(
+                    workers: 2,
+                    leaseSeconds: 60,
+                    pollMilliseconds: 500,
+                    breakerThreshold: 3,
+                    backoff: .init(initialSeconds: 30, maxSeconds: 90, jitter: 0.5)
+                )
+        )
+        #expect(config.server == KeelConfig.Server(host: "127.0.0.1", port: 8765))
+        #expect(config.workspaces == "/srv/app/.keel/workspaces")
+        #expect(config.transcripts == "/srv/app/.keel/transcripts")
+    }
+
+    @Test func sectionsWrittenWithNoValueTakeTheirDefaults() throws {
+        let config = try parse(minimal + ["ci:", "scheduler:", "  backoff:", "server: ~", "tenant:"])
+
+        #expect(config.ci == KeelConfig.CI())
+        #expect(config.scheduler == KeelConfig.Scheduler())
+        #expect(config.server == KeelConfig.Server())
+        #expect(config.tenant == "default")
+    }
+
+    @Test func omittedAgentCommandAndPromptFollowTheKind() throws {
+        let codex = try parse(["forge: {local: {origin: /o.git}}", "agent: {kind: codex}"])
+        #expect(codex.agent.command == ConfigTemplate.defaultCommand(for: .codex))
+        #expect(codex.agent.prompt == .argument)
+
+        let aider = try parse(["forge: {local: {origin: /o.git}}", "agent: {kind: aider}"])
+        #expect(aider.agent.prompt == .file)
+
+        let sample = try parse(["forge: {local: {origin: /o.git}}", "agent: {kind: sample}"])
+        #expect(sample.agent.command.isEmpty)
+        #expect(sample.agent.prompt == .stdin)
+    }
+
+    @Test func aSingleStringCommandIsOneExecutableNeverSplit() throws {
+        let config = try parse([
+            "forge: {local: {origin: /o.git}}",
+            "agent:",
+            "  kind: gemini",
+            "  command: /opt/my tools/gemini",
+            "  prompt: stdin",
+        ])
+
+        #expect(config.agent.command == ["/opt/my tools/gemini"])
+        #expect(config.agent.prompt == .stdin)
+    }
+
+    // MARK: - Paths
+
+    @Test func relativePathsResolveAgainstTheDirectoryHoldingKeelYml() throws {
+        let config = try parse(
+            [
+                "store: {sqlite: ./db/../db/keel.sqlite}",
+                "forge: {local: {origin: ../../repos/origin.git}}",
+                "agent: {kind: sample}",
+                "workspaces: /tmp//ws/./a/..",
+                "transcripts: t",
+            ],
+            baseDirectory: "/home/me/projects/app/"
+        )
+
+        #expect(config.store.sqlite == "/home/me/projects/app/db/keel.sqlite")
+        #expect(config.forge.local.origin == "/home/me/repos/origin.git")
+        #expect(config.workspaces == "/tmp/ws")
+        #expect(config.transcripts == "/home/me/projects/app/t")
+        #expect(config.project == "app")
+    }
+
+    @Test func anOriginURLIsKeptExactlyAsWritten() throws {
+        let config = try parse(["forge: {local: {origin: 'file:///srv/git/../origin.git'}}", "agent: {kind: sample}"])
+
+        #expect(config.forge.local.origin == "file:///srv/git/../origin.git")
+    }
+
+    @Test func loadReadsTheFileAndResolvesPathsBesideIt() throws {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("keel-config-\(UUID().uuidString)")
+            .appendingPathComponent("shop")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
+        let file = directory.appendingPathComponent("keel.yml")
+        try (minimal.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+
+        let config = try KeelConfig.load(path: file.path)
+
+        let parent = directory.deletingLastPathComponent().standardizedFileURL.path
+        #expect(config.project == "shop")
+        #expect(config.forge.local.origin == parent + "/origin.git")
+        #expect(config.store.sqlite == directory.standardizedFileURL.path + "/.keel/keel.sqlite")
+    }
+
+    // MARK: - Errors
+
+    @Test func aMissingFileSaysSoAndSuggestsKeelInit() throws {
+        let path = "/nonexistent-\(UUID().uuidString)/keel.yml"
+        let error = try #require(throws: ConfigError.self) { try KeelConfig.load(path: path) }
+
+        #expect(error.code == .fileNotFound)
+        #expect(error.line == nil)
+        #expect(error.description == "\(path): no such file; run `keel init` to create one")
+    }
+
+    @Test func anUnknownKeyNamesItsLineAndTheKeysAllowedThere() throws {
+        let error = try #require(
+            failure(minimal + [
+                "scheduler:",
+                "  workers: 3",
+                "  wrokers: 4",
+            ])
+        )
+
+        #expect(error.code == .unknownKey)
+        #expect(error.line == 8)
+        #expect(error.key == "scheduler.wrokers")
+        #expect(
+            error.description
+                == "keel.yml:8: scheduler.wrokers: unknown key; expected one of workers, lease_seconds, poll_milliseconds,"
+                + " breaker_threshold, backoff (did you mean workers?)"
+        )
+    }
+
+    @Test func anUnknownTopLevelKeyIsRejected() throws {
+        let error = try #require(failure(["projcet: x"] + minimal))
+
+        #expect(error.code == .unknownKey)
+        #expect(error.line == 1)
+        #expect(error.key == "projcet")
+        #expect(error.message.contains("did you mean project?"))
+        #expect(error.message.contains("project, tenant, store, forge, ci, inspect, agent, scheduler, server, workspaces, transcripts"))
+    }
+
+    @Test func anUnknownKeyInsideACommandIsRejected() throws {
+        let error = try #require(failure(minimal + ["inspect:", "  checks:", "    - {name: lint, command: sh lint.sh}"]))
+
+        #expect(error.code == .unknownKey)
+        #expect(error.line == 8)
+        #expect(error.key == "inspect.checks[0].command")
+        #expect(error.message == "unknown key; expected one of name, run")
+    }
+
+    @Test func aMissingRequiredKeyPointsAtTheMappingThatShouldHoldIt() throws {
+        let error = try #require(
+            failure([
+                "tenant: acme",
+                "forge:",
+                "  local:",
+                "    base: main",
+                "agent: {kind: codex}",
+            ])
+        )
+
+        #expect(error.code == .missingKey)
+        #expect(error.line == 3)
+        #expect(error.key == "forge.local.origin")
+        #expect(error.description == "keel.yml:3: forge.local.origin: missing required key: the path or file URL of the bare origin repository")
+    }
+
+    @Test func aMissingTopLevelSectionIsNamed() throws {
+        let error = try #require(failure(["# a comment", "forge: {local: {origin: /o.git}}"]))
+
+        #expect(error.code == .missingKey)
+        #expect(error.key == "agent")
+        #expect(error.line == 2)
+    }
+
+    @Test func anEmptyFileAsksForTheForgeFirst() throws {
+        let error = try #require(failure(["# nothing yet"]))
+
+        #expect(error.code == .missingKey)
+        #expect(error.key == "forge")
+        #expect(error.line == nil)
+        #expect(error.description.hasPrefix("keel.yml: forge: missing required key"))
+    }
+
+    @Test func aCommandAgentWithoutACommandIsRejected() throws {
+        let error = try #require(
+            failure([
+                "forge: {local: {origin: /o.git}}",
+                "agent:",
+                "  kind: command",
+                "  prompt: stdin",
+            ])
+        )
+
+        #expect(error.code == .missingKey)
+        #expect(error.line == 2)
+        #expect(error.key == "agent.command")
+    }
+
+    @Test func aWrongTypeNamesTheLineKeyExpectationAndValue() throws {
+        let lines = minimal + [
+            "  prompt: stdin",
+            "ci:",
+            "  commands: []",
+            "inspect:",
+            "  checks: []",
+            "server:",
+            "  port: 8765",
+            "scheduler:",
+            "  workers: two",
+        ]
+        let error = try #require(failure(lines))
+
+        #expect(error.code == .invalidValue)
+        #expect(error.line == 14)
+        #expect(error.key == "scheduler.workers")
+        #expect(error.description == "keel.yml:14: scheduler.workers: expected an integer from 1 to 64, found \"two\"")
+    }
+
+    @Test func anUnknownAgentKindListsTheKnownOnes() throws {
+        let error = try #require(
+            failure([
+                "forge: {local: {origin: /o.git}}",
+                "agent:",
+                "  kind: claud",
+            ])
+        )
+
+        #expect(error.code == .invalidValue)
+        #expect(
+            error.description
+                == "keel.yml:3: agent.kind: unknown agent \"claud\"; expected one of claude-code, codex, gemini, aider, command, sample"
+        )
+    }
+
+    @Test(arguments: [
+        (["scheduler: {workers: 65}"], 6, "scheduler.workers", "expected an integer from 1 to 64, found 65"),
+        (["scheduler:", "  lease_seconds: 1"], 7, "scheduler.lease_seconds", "expected an integer of at least 2, found 1"),
+        (["scheduler:", "  backoff:", "    jitter: 1.5"], 8, "scheduler.backoff.jitter", "expected a number from 0 to 1, found 1.5"),
+        (
+            ["scheduler:", "  backoff:", "    initial_seconds: 60", "    max_seconds: 30"], 9, "scheduler.backoff.max_seconds",
+            "expected an integer of at least initial_seconds (60), found 30"
+        ),
+        (["server:", "  port: 70000"], 7, "server.port", "expected an integer from 0 to 65535, found 70000"),
+        (["server:", "  port:", "    - 1"], 7, "server.port", "expected an integer from 0 to 65535, found a list"),
+        (["ci:", "  commands: sh run.sh"], 7, "ci.commands", "expected a list, found \"sh run.sh\""),
+        (
+            ["ci:", "  commands:", "    - sh a.sh", "    - {name: sh a.sh, run: sh b.sh}"], 9, "ci.commands[1]",
+            "name \"sh a.sh\" is already used by ci.commands[0]; give each its own name"
+        ),
+        (["  prompt: pipe"], 6, "agent.prompt", "unknown prompt mode \"pipe\"; expected one of stdin, argument, file"),
+        (
+            ["  command: []"], 6, "agent.command",
+            "expected a non-empty list of strings (executable, then arguments) or a single executable, found a list"
+        ),
+        (["  env:", "    TOKEN: [a, b]"], 7, "agent.env.TOKEN", "expected a string, found a list"),
+        (["  timeouts: 30"], 6, "agent.timeouts", "expected a mapping of keys to values, found 30"),
+        (["tenant: ''"], 6, "tenant", "expected a tenant name, found \"\""),
+    ])
+    func anInvalidValueIsReportedWhereItIs(extra: [String], line: Int, key: String, message: String) throws {
+        let error = try #require(failure(minimal + extra))
+
+        #expect(error.code == .invalidValue)
+        #expect(error.line == line)
+        #expect(error.key == key)
+        #expect(error.message == message)
+    }
+
+    @Test func aCommandWithoutRunIsMissingItsCommandLine() throws {
+        let error = try #require(failure(minimal + ["inspect:", "  checks:", "    - {name: lint}"]))
+
+        #expect(error.code == .missingKey)
+        #expect(error.line == 8)
+        #expect(error.key == "inspect.checks[0].run")
+        #expect(error.message == "missing required key: the command line to run")
+    }
+
+    @Test func tabIndentationReportsItsLine() throws {
+        let error = try #require(
+            failure([
+                "forge:",
+                "  local:",
+                "    origin: /o.git",
+                "agent:",
+                "\tkind: codex",
+            ])
+        )
+
+        #expect(error.code == .syntax)
+        #expect(error.line == 5)
+        #expect(error.key == nil)
+        #expect(error.description.hasPrefix("keel.yml:5: invalid YAML: "))
+        #expect(error.message.contains("tabs"))
+    }
+
+    @Test func brokenYAMLReportsALine() throws {
+        let error = try #require(
+            failure([
+                "forge:",
+                "  local:",
+                "    origin: /o.git",
+                "agent:",
+                "  kind: codex",
+                "  command: [\"codex\", \"exec\"",
+                "scheduler:",
+                "  workers: 2",
+            ])
+        )
+
+        #expect(error.code == .syntax)
+        #expect(error.line == 7)
+        #expect(error.description.hasPrefix("keel.yml:7: invalid YAML: "))
+    }
+
+    @Test func aDuplicatedKeyIsASyntaxErrorWithItsLine() throws {
+        let error = try #require(failure(minimal + ["scheduler:", "  workers: 2", "  workers: 3"]))
+
+        #expect(error.code == .syntax)
+        #expect(error.line == 7)
+        #expect(error.message == "key \"workers\" set more than once in the same mapping; keep one")
+    }
+
+    @Test func aSecondYAMLDocumentIsRejected() throws {
+        let error = try #require(failure(minimal + ["---", "tenant: acme"]))
+
+        #expect(error.code == .syntax)
+        #expect(error.line == 6)
+        #expect(error.message == "a second YAML document starts here; keel.yml holds one")
+    }
+
+    @Test func aListAtTheTopLevelIsRejected() throws {
+        let error = try #require(failure(["- forge", "- agent"]))
+
+        #expect(error.code == .invalidValue)
+        #expect(error.line == 1)
+        #expect(error.description == "keel.yml:1: expected a mapping of keys to values, found a list")
+    }
+
+    // MARK: - Template
+
+    @Test(arguments: KeelConfig.AgentKind.allCases)
+    func theTemplateForEachAgentParsesBackToWhatWasChosen(kind: KeelConfig.AgentKind) throws {
+        let origin = "/srv/git repos/team:one/origin.git"
+        let text = ConfigTemplate.render(agent: kind, origin: origin, base: "release/2.0", ciCommands: ["sh tests/run.sh", "make lint"])
+
+        let config = try KeelConfig.parse(text, file: "keel.yml", baseDirectory: "/srv/app")
+
+        #expect(config.agent.kind == kind)
+        #expect(config.agent.command == ConfigTemplate.defaultCommand(for: kind))
+        #expect(config.agent.prompt == ConfigTemplate.defaultPromptMode(for: kind))
+        #expect(config.forge.local.origin == origin)
+        #expect(config.forge.local.base == "release/2.0")
+        #expect(config.ci.commands.map(\.run) == ["sh tests/run.sh", "make lint"])
+        // Everything else in the template is the defaults, written out.
+        let defaults = try KeelConfig.parse(
+            "forge: {local: {origin: x}}\nagent: {kind: sample}\n",
+            file: "keel.yml",
+            baseDirectory: "/srv/app"
+        )
+        #expect(config.scheduler == defaults.scheduler)
+        #expect(config.server == defaults.server)
+        #expect(config.agent.timeouts == defaults.agent.timeouts)
+        #expect(config.store == defaults.store)
+        #expect(config.workspaces == defaults.workspaces)
+        #expect(config.transcripts == defaults.transcripts)
+        #expect(config.tenant == defaults.tenant)
+        #expect(config.project == "app")
+    }
+
+    @Test func theTemplateQuotesStringsYAMLWouldMisread() throws {
+        let awkward = [
+            "echo \"done\" # not a comment",
+            "- starts like a list item",
+            "key: value",
+            "C:\\tools\\run.cmd",
+            "*star & ampersand",
+            "true",
+            "printf 'a\tb'\nexit 0",
+            "bell\u{07} and nel\u{85} and \u{2028}",
+        ]
+        let text = ConfigTemplate.render(agent: .codex, origin: "./repo: 'main' #1", base: "@{upstream}", ciCommands: awkward)
+
+        let config = try KeelConfig.parse(text, file: "keel.yml", baseDirectory: "/srv/app")
+
+        #expect(config.forge.local.origin == "/srv/app/repo: 'main' #1")
+        #expect(config.forge.local.base == "@{upstream}")
+        #expect(config.ci.commands.map(\.run) == awkward)
+    }
+
+    @Test func theTemplateWithNoCIStillParses() throws {
+        let text = ConfigTemplate.render(agent: .sample, origin: "../origin.git", base: "main", ciCommands: [])
+
+        let config = try KeelConfig.parse(text, file: "keel.yml", baseDirectory: "/srv/app")
+
+        #expect(config.ci.commands.isEmpty)
+        #expect(config.forge.local.origin == "/srv/origin.git")
+    }
+
+    @Test func theTemplateExplainsEveryKey() {
+        let text = ConfigTemplate.render(agent: .claudeCode, origin: "../origin.git", base: "main", ciCommands: [])
+        let keys = [
+            "project", "tenant", "sqlite", "origin", "base", "commands", "timeout_seconds", "checks", "kind", "command", "prompt",
+            "env", "wall_clock_seconds", "inactivity_seconds", "workers", "lease_seconds", "poll_milliseconds", "breaker_threshold",
+            "initial_seconds", "max_seconds", "jitter", "host", "port", "workspaces", "transcripts",
+        ]
+        for key in keys {
+            #expect(text.contains("# \(key): "), "no comment explains \(key)")
+        }
+        for section in ["store:", "forge:", "  local:", "ci:", "inspect:", "agent:", "  timeouts:", "scheduler:", "  backoff:", "server:"] {
+            #expect(text.contains("\n\(section)\n"), "section \(section) is missing")
+        }
+    }
+
+    @Test func theCommandTemplateDescribesTheAgentContract() {
+        let text = ConfigTemplate.render(agent: .command, origin: "../origin.git", base: "main", ciCommands: [])
+
+        for name in ["KEEL_ITEM_ID", "KEEL_ATTEMPT", "KEEL_TASK_FILE", "KEEL_HISTORY_FILE", "KEEL_WORKSPACE"] {
+            #expect(text.contains(name))
+        }
+        #expect(text.contains("stdin"))
+        #expect(text.contains("Exit 0"))
+        #expect(text.contains("\"type\":\"result\""))
+        #expect(text.contains("num_turns"))
+        #expect(text.contains("total_cost_usd"))
+        #expect(text.contains("command: [\"./keel-agent.sh\"]"))
+    }
+}
