@@ -135,7 +135,7 @@ var package = Package(
         ),
         .testTarget(
             name: "KeelScenarioTests",
-            dependencies: ["KeelCore", "KeelStore", "KeelPipeline", "KeelForge", "KeelGit", "KeelAgents", "KeelTestSupport"],
+            dependencies: ["keel", "KeelCore", "KeelStore", "KeelPipeline", "KeelForge", "KeelGit", "KeelAgents", "KeelTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -111,6 +111,12 @@ public struct ItemFigures: Sendable, Equatable, Codable {
     public var agentRuns: Int
     public var agentSeconds: Double
     public var costMicros: Micros
+
+    public init(agentRuns: Int, agentSeconds: Double, costMicros: Micros) {
+        self.agentRuns = agentRuns
+        self.agentSeconds = agentSeconds
+        self.costMicros = costMicros
+    }
 }
 
 /// The durable home of Keel's state. Every state change is one transaction.

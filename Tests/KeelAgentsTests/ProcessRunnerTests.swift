@@ -94,9 +94,7 @@ private func isSignaled(_ termination: Termination) -> Bool {
 
     @Test func outputLinesArriveInOrderPerStream() async throws {
         let log = LineLog()
-        let outcome = try await runner.run(shell("for i in 1 2 3 4 5; do echo out$i; echo err$i >&2; done")) { stream, line in
-            log.append(stream, line)
-        }
+        let outcome = try await runner.run(shell("for i in 1 2 3 4 5; do echo out$i; echo err$i >&2; done"), onLine: { log.append($0, $1) })
         #expect(outcome.succeeded)
         #expect(outcome.termination == .exited(0))
         #expect(log.lines(.stdout) == ["out1", "out2", "out3", "out4", "out5"])
@@ -120,19 +118,19 @@ private func isSignaled(_ termination: Termination) -> Bool {
 
     @Test func lastLineWithoutNewlineIsDelivered() async throws {
         let log = LineLog()
-        _ = try await runner.run(shell("printf 'one\\ntwo'")) { stream, line in log.append(stream, line) }
+        _ = try await runner.run(shell("printf 'one\\ntwo'"), onLine: { log.append($0, $1) })
         #expect(log.lines(.stdout) == ["one", "two"])
     }
 
     @Test func carriageReturnsAndLineSeparatorsDoNotSplitLines() async throws {
         let log = LineLog()
-        _ = try await runner.run(shell("printf 'a\\rb\\342\\200\\250c\\nd\\n'")) { stream, line in log.append(stream, line) }
+        _ = try await runner.run(shell("printf 'a\\rb\\342\\200\\250c\\nd\\n'"), onLine: { log.append($0, $1) })
         #expect(log.lines(.stdout) == ["a\rb\u{2028}c", "d"])
     }
 
     @Test func standardInputIsDeliveredThenClosed() async throws {
         let log = LineLog()
-        let outcome = try await runner.run(shell("cat", stdin: "hello\nworld\n")) { stream, line in log.append(stream, line) }
+        let outcome = try await runner.run(shell("cat", stdin: "hello\nworld\n"), onLine: { log.append($0, $1) })
         #expect(outcome.succeeded)
         #expect(log.lines(.stdout) == ["hello", "world"])
     }
@@ -175,8 +173,9 @@ private func isSignaled(_ termination: Termination) -> Bool {
     @Test func chattyProcessIsKilledByTheWallClockLimit() async throws {
         let log = LineLog()
         let outcome = try await runner.run(
-            shell("while true; do echo tick; sleep 0.2; done", wallClock: .seconds(1), inactivity: .seconds(1))
-        ) { stream, line in log.append(stream, line) }
+            shell("while true; do echo tick; sleep 0.2; done", wallClock: .seconds(1), inactivity: .seconds(1)),
+            onLine: { log.append($0, $1) }
+        )
         #expect(outcome.timedOut == .wallClock)
         #expect(isSignaled(outcome.termination))
         #expect(!log.lines(.stdout).isEmpty)
@@ -184,9 +183,7 @@ private func isSignaled(_ termination: Termination) -> Bool {
 
     @Test func grandchildHoldingThePipeIsKilledWithTheGroup() async throws {
         let log = LineLog()
-        let outcome = try await runner.run(shell("sleep 300 & echo $!; exit 0", inactivity: .seconds(1))) { stream, line in
-            log.append(stream, line)
-        }
+        let outcome = try await runner.run(shell("sleep 300 & echo $!; exit 0", inactivity: .seconds(1)), onLine: { log.append($0, $1) })
         #expect(outcome.timedOut == .inactivity)
         #expect(outcome.termination == .exited(0))
         let grandchild = try #require(log.lines(.stdout).first.flatMap { Int32($0) })
@@ -201,9 +198,7 @@ private func isSignaled(_ termination: Termination) -> Bool {
 
     @Test func lineLongerThanOneMebibyteArrivesWhole() async throws {
         let log = LineLog()
-        let outcome = try await runner.run(shell("head -c 1500000 /dev/zero | tr '\\0' x; echo; echo done")) { stream, line in
-            log.append(stream, line)
-        }
+        let outcome = try await runner.run(shell("head -c 1500000 /dev/zero | tr '\\0' x; echo; echo done"), onLine: { log.append($0, $1) })
         #expect(outcome.succeeded)
         let lines = log.lines(.stdout)
         #expect(lines.count == 2)
@@ -224,10 +219,9 @@ private func isSignaled(_ termination: Termination) -> Bool {
                 "echo \"key=$KEY, again $KEY\"; echo \"stderr $KEY\" >&2",
                 transcript: transcript,
                 redactions: [secret]
-            ).with(environment: ["KEY": secret])
-        ) { stream, line in
-            log.append(stream, line)
-        }
+            ).with(environment: ["KEY": secret]),
+            onLine: { log.append($0, $1) }
+        )
         #expect(outcome.succeeded)
         #expect(log.lines(.stdout) == ["key=[REDACTED], again [REDACTED]"])
         #expect(log.lines(.stderr) == ["stderr [REDACTED]"])
@@ -243,7 +237,7 @@ private func isSignaled(_ termination: Termination) -> Bool {
         let transcript = directory + "/nested/out.log"
         // A stale transcript with a wider mode must not keep it.
         try FileManager.default.createDirectory(atPath: directory + "/nested", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: transcript, contents: Data("old".utf8), attributes: [.posixPermissions: 0o644])
+        _ = FileManager.default.createFile(atPath: transcript, contents: Data("old".utf8), attributes: [.posixPermissions: 0o644])
 
         _ = try await runner.run(shell("echo hi; echo ho >&2", transcript: transcript))
         for path in [transcript, transcript + ".stderr"] {
@@ -257,7 +251,7 @@ private func isSignaled(_ termination: Termination) -> Bool {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let blocker = directory + "/file"
-        FileManager.default.createFile(atPath: blocker, contents: Data())
+        _ = FileManager.default.createFile(atPath: blocker, contents: Data())
         let marker = directory + "/ran"
         await #expect(throws: ProcessError.self) {
             _ = try await runner.run(shell("touch \(marker)", transcript: blocker + "/sub/out.log"))

@@ -1,0 +1,114 @@
+import Foundation
+import KeelGit
+import KeelAgents
+import KeelCore
+import KeelStore
+import KeelTestSupport
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `keel run` killed with SIGKILL in the middle of a stage, then started again.
+@Suite struct CrashRecoveryTests {
+    static func config(origin: String) -> String {
+        """
+        project: greeter
+        forge:
+          local:
+            origin: \(origin)
+        ci:
+          commands: [sh tests/run.sh]
+        agent:
+          kind: command
+          command: [./keel-agent.sh]
+        scheduler:
+          workers: 2
+          lease_seconds: 5
+          poll_milliseconds: 100
+          backoff: {initial_seconds: 1, max_seconds: 2}
+
+        """
+    }
+
+    @Test func sigkillMidStageLosesNothingAndMergesNothingTwice() async throws {
+        let project = try await UserProject.make(prefix: "keel-crash")
+        defer { project.tmp.remove() }
+        try Data(Self.config(origin: project.origin).utf8).write(to: URL(fileURLWithPath: project.repo + "/keel.yml"))
+        try project.writeAgent(sleepSeconds: 4)
+        for n in 1...3 {
+            let issue = try project.writeIssue("Greeting \(n)\n", name: "issue-\(n).md")
+            let submit = try await keel(["submit", "--title", "Greeting \(n)", "--body-file", issue], in: project.repo)
+            #expect(submit.outcome.termination == .exited(0), "\(submit.stderr)")
+        }
+        let store = try SQLiteStore(path: project.repo + "/.keel/keel.sqlite")
+
+        let first = try KeelServerProcess(config: "keel.yml", in: project.repo, log: project.tmp.path("run-1.log"))
+        var orphans: [Int] = []
+        let midStage = try await eventually(seconds: 120) {
+            var running: [Int] = []
+            for item in try await store.items() {
+                running += try await store.unfinishedAgentRuns(of: item.id).compactMap(\.pid)
+            }
+            orphans = running
+            return !running.isEmpty
+        }
+        #expect(midStage, "no agent started:\n\(first.log)")
+        first.signal(SIGKILL)
+        _ = await first.waitForExit()
+
+        let second = try KeelServerProcess(config: "keel.yml", in: project.repo, log: project.tmp.path("run-2.log"))
+        let done = try await eventually(seconds: 240) {
+            try await store.items().allSatisfy { $0.state == .merged }
+        }
+        second.signal(SIGTERM)
+        let exit = await second.waitForExit()
+        #expect(done, "not every item merged after the restart:\n\(second.log)")
+        #expect(exit == 0)
+
+        // Nothing merged twice: one merge commit per item on the base, and one merged transition each.
+        let subjects = try await project.baseLog()
+        for n in 1...3 {
+            #expect(subjects.filter { $0.hasPrefix("Merge keel/item-\(n):") }.count == 1, "\(subjects)")
+            let timeline = try await store.transitions(of: Int64(n))
+            #expect(timeline.filter { $0.to == .merged }.count == 1)
+        }
+        // No transition lost: every timeline is an unbroken chain ending in the item's state.
+        try await expectContiguousTimelines(store)
+        // The agents the killed process left behind were closed and are not running.
+        for pid in orphans { #expect(processIsGone(pid), "orphaned agent \(pid) still runs") }
+        var abandoned = 0
+        for n in 1...3 { abandoned += try await store.agentRuns(of: Int64(n)).filter { $0.outcome == "abandoned" }.count }
+        #expect(abandoned >= 1)
+        for n in 1...3 {
+            #expect(try await store.unfinishedAgentRuns(of: Int64(n)).isEmpty)
+        }
+    }
+
+    @Test func sigtermStopsRunningAgentsAndLeavesNoItemInARunningState() async throws {
+        let project = try await UserProject.make(prefix: "keel-term")
+        defer { project.tmp.remove() }
+        try Data(Self.config(origin: project.origin).utf8).write(to: URL(fileURLWithPath: project.repo + "/keel.yml"))
+        try project.writeAgent(sleepSeconds: 120)
+        let issue = try project.writeIssue("Slow greeting\n")
+        _ = try await keel(["submit", "--title", "Slow", "--body-file", issue], in: project.repo)
+        let store = try SQLiteStore(path: project.repo + "/.keel/keel.sqlite")
+        let server = try KeelServerProcess(config: "keel.yml", in: project.repo, log: project.tmp.path("run.log"))
+        var agentPID = 0
+        let running = try await eventually(seconds: 120) {
+            agentPID = try await store.unfinishedAgentRuns(of: 1).compactMap(\.pid).first ?? 0
+            return agentPID != 0
+        }
+        #expect(running, "the agent never started:\n\(server.log)")
+        server.signal(SIGTERM)
+        let exit = await server.waitForExit(seconds: 60)
+        #expect(exit == 0, "keel run did not stop cleanly:\n\(server.log)")
+        let item = try #require(try await store.item(1))
+        #expect(item.state == .queued, "item left in \(item.state)")
+        #expect(try await store.transitions(of: 1).last?.reason.contains("shutting down") == true)
+        #expect(processIsGone(agentPID))
+        #expect(try await store.agentRuns(of: 1).last?.outcome == "interrupted")
+        // No lease is left behind: another worker may claim it at once.
+        #expect(try await store.claimNext(owner: "test", now: Date(), leaseSeconds: 5)?.0.id == 1)
+    }
+}
