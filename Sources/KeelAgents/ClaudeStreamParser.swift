@@ -87,11 +87,11 @@ public struct AgentResult: Sendable, Equatable, Codable {
 ///
 /// ```swift
 /// var parser = ClaudeStreamParser()
-/// let outcome = try await runner.run(spec) { stream, line in
-///     if stream == .stdout { await lines.append(line) }
+/// for line in try String(contentsOfFile: transcriptPath, encoding: .utf8).split(separator: "\n") {
+///     parser.consume(line: String(line))
 /// }
-/// for line in await lines.all { parser.consume(line: line) }
 /// guard let result = parser.finish() else { /* no result line: the CLI died early */ }
+/// if result.outcome == .error, let resetsAt = result.rateLimitResetsAt { /* wait, then retry */ }
 /// ```
 public struct ClaudeStreamParser: Sendable {
     private var initModel: String?

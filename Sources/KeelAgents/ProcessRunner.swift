@@ -168,13 +168,24 @@ public struct CapturedOutput: Sendable {
 /// group; `run` then returns normally with the exit status, so a stopped process is an
 /// outcome, not an error.
 ///
+/// A run ends when the process has exited *and* its stdout and stderr are closed. A
+/// background grandchild that keeps them open (`sleep 300 &`) keeps the run going, output
+/// and all, until the inactivity or wall-clock limit stops the whole group; without limits
+/// it waits for the grandchild.
+///
 /// ```swift
 /// let outcome = try await ProcessRunner().run(spec, onStart: { pid in
 ///     await store.recordPid(pid, for: runID)        // to kill an orphan after a crash
 /// }, onLine: { stream, line in
-///     if stream == .stdout { parser.consume(line: line) }
+///     if stream == .stdout { await progress.note(line) }
 /// })
 /// if outcome.timedOut == .inactivity { ... }
+/// ```
+///
+/// Pass `onLine:` with its label: a single trailing closure binds to `onStart`.
+///
+/// ```swift
+/// let git = try await ProcessRunner().capture(ProcessSpec(executable: "git", arguments: ["status", "--porcelain"]))
 /// ```
 public struct ProcessRunner: Sendable {
     /// The most ``capture(_:)`` keeps of each stream: 16 MiB.

@@ -181,6 +181,12 @@ private func isSignaled(_ termination: Termination) -> Bool {
         #expect(!log.lines(.stdout).isEmpty)
     }
 
+    @Test func processThatClosesItsOutputIsStillTimedOut() async throws {
+        let outcome = try await runner.run(shell("exec >/dev/null 2>&1; sleep 30", wallClock: .seconds(1)))
+        #expect(outcome.timedOut == .wallClock)
+        #expect(isSignaled(outcome.termination))
+    }
+
     @Test func grandchildHoldingThePipeIsKilledWithTheGroup() async throws {
         let log = LineLog()
         let outcome = try await runner.run(shell("sleep 300 & echo $!; exit 0", inactivity: .seconds(1)), onLine: { log.append($0, $1) })
@@ -334,6 +340,14 @@ private func isSignaled(_ termination: Termination) -> Bool {
         let captured = try await runner.capture(ProcessSpec(executable: "/bin/sh", arguments: ["-c", "pwd -P"], workingDirectory: directory))
         let expected = URL(fileURLWithPath: directory).resolvingSymlinksInPath().path
         #expect(captured.stdout == expected + "\n")
+    }
+
+    @Test func captureKeepsTheStartOfOversizedOutput() async throws {
+        let captured = try await runner.capture(shell("echo first; head -c 17000000 /dev/zero | tr '\\0' x"))
+        #expect(captured.stdoutTruncated)
+        #expect(captured.stdout.utf8.count == ProcessRunner.captureLimit)
+        #expect(captured.stdout.hasPrefix("first\nxxx"))
+        #expect(captured.outcome.succeeded)
     }
 
     @Test func captureCollectsBothStreamsExactly() async throws {

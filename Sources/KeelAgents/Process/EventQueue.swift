@@ -12,8 +12,13 @@ enum StreamEvent: Sendable {
 /// cancelled Keel still drains what the dying process prints, so the transcript and the
 /// tails are complete.
 final class StreamEventQueue: Sendable {
+    /// Bytes queued beyond which the readers pause, so that a process printing faster than
+    /// the callbacks consume waits on its pipe instead of filling Keel's memory.
+    static let capacity = 4 << 20
+
     private struct State {
         var pending: [StreamEvent] = []
+        var pendingBytes = 0
         var waiter: CheckedContinuation<[StreamEvent], Never>?
     }
 
@@ -26,9 +31,17 @@ final class StreamEventQueue: Sendable {
                 return waiter
             }
             state.pending.append(event)
+            if case .bytes(_, let chunk) = event {
+                state.pendingBytes += chunk.count
+            }
             return nil
         }
         waiter?.resume(returning: [event])
+    }
+
+    /// Whether the consumer is behind by more than ``capacity`` bytes.
+    var isFull: Bool {
+        state.withLock { $0.pendingBytes > Self.capacity }
     }
 
     /// Everything queued so far, waiting for at least one event.
@@ -41,6 +54,7 @@ final class StreamEventQueue: Sendable {
                 }
                 let batch = state.pending
                 state.pending.removeAll(keepingCapacity: true)
+                state.pendingBytes = 0
                 return batch
             }
             if let ready {

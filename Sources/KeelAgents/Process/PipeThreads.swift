@@ -88,6 +88,12 @@ final class PipeReader: Sendable {
             if count > 0 {
                 activity.touch()
                 queue.push(.bytes(stream, Array(buffer[0..<count])))
+                // Back-pressure: the child is busy (blocked writing), not idle, so the wait
+                // counts as activity.
+                while queue.isFull && !stopRequested.load(ordering: .acquiring) {
+                    usleep(2_000)
+                    activity.touch()
+                }
             } else if count == 0 {
                 break
             } else if errno != EINTR && errno != EAGAIN {

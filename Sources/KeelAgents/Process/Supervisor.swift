@@ -101,6 +101,8 @@ final class Supervisor: Sendable {
     /// SIGTERM to the group, up to ``gracePeriod`` for it to go, SIGKILL to the group, then
     /// up to ``drainPeriod`` for the pipes to close.
     func stop(because reason: StopReason) async {
+        // A deadline that falls just as the process finished on its own changes nothing.
+        if leaderHasExited() && readersFinished { return }
         let first = state.withLock { state -> Bool in
             guard state.reason == nil, !state.finished else { return false }
             state.reason = reason
