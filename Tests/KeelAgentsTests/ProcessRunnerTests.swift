@@ -104,16 +104,18 @@ private func isSignaled(_ termination: Termination) -> Bool {
 
     @Test func onStartReceivesTheProcessGroupLeaderBeforeAnyLine() async throws {
         let started = Locked<Int32?>(nil)
+        let group = Locked<Int32?>(nil)
         let sawStartFirst = Locked(true)
-        let outcome = try await runner.run(shell("echo $$; echo $(ps -o pgid= -p $$)")) { pid in
+        let outcome = try await runner.run(shell("echo $$")) { pid in
+            group.set(getpgid(pid))
             started.set(pid)
         } onLine: { _, _ in
             if started.value == nil { sawStartFirst.set(false) }
         }
         #expect(sawStartFirst.value)
         #expect(started.value == outcome.pid)
-        let lines = outcome.stdoutTail.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-        #expect(lines == ["\(outcome.pid)", "\(outcome.pid)"])
+        #expect(group.value == outcome.pid)
+        #expect(outcome.stdoutTail == "\(outcome.pid)\n")
     }
 
     @Test func lastLineWithoutNewlineIsDelivered() async throws {
