@@ -1,18 +1,21 @@
 import Benchmark
 
-// Durable-write throughput of Keel's store, next to the floor SQLite itself sets on the same disk.
+// Write throughput of Keel's store, next to the floor SQLite itself sets on the same disk.
 //
-// Both benchmarks write to fresh files in WAL mode with `synchronous = FULL`, so every commit waits
-// for fsync; the disk, not the CPU, sets the pace. A claim→transition cycle is two write
-// transactions, so its rate can be at most about half the raw insert rate: the ratio of the two
-// says how much of the budget Keel's own SQL and decoding spend.
+// Each benchmark writes to a fresh file in WAL mode. With `synchronous = FULL` every commit waits
+// for an fsync of the WAL, so the disk, not the CPU, sets the pace; a claim→transition cycle is two
+// write transactions, so its rate can be at most about half the durable insert rate, and the ratio
+// of the two says how much of that budget Keel's own SQL and decoding spend.
 //
-// Run (not part of CI; the first release build takes 10+ minutes on 2 cores):
+// `SQLiteStore` asks for FULL, but GRDB's pool resets the writer to NORMAL when it switches to WAL
+// (see RawInsertBenchmark.swift), so the store's cycle is also measured against a NORMAL floor.
+//
+// Run (not part of CI; the first release build takes several minutes on 2 cores):
 //
 //     KEEL_BENCHMARKS=1 swift package --scratch-path .build-bench benchmark --target KeelBenchmarks
 let benchmarks: @Sendable () -> Void = {
     registerStoreCycleBenchmark()
-    registerRawInsertBenchmark()
+    registerRawInsertBenchmarks()
 }
 
 /// Settings shared by both benchmarks: a short run each, measured in operations per second.

@@ -18,7 +18,7 @@ func registerStoreCycleBenchmark() {
     Benchmark(
         "claim→transition→commit cycle",
         configuration: DurableWriteRun.configuration(maxIterations: maxIterations)
-    ) { benchmark, store in
+    ) { (benchmark: Benchmark, store: SQLiteStore) in
         for _ in benchmark.scaledIterations {
             try await StoreCycle.run(store)
         }

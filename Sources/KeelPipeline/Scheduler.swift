@@ -1,5 +1,5 @@
-public import Foundation
-public import KeelCore
+import Foundation
+import KeelCore
 import KeelStore
 public import ServiceLifecycle
 

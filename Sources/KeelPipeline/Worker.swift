@@ -98,7 +98,8 @@ struct Worker: Sendable {
         case .inspecting: return try await inspect(item, lease)
         case .merging: return try await merge(item, lease)
         default:
-            return (item, lease)
+            // Not a stage this worker runs (a person or another process moved it): let go.
+            throw StoreError(.staleLease, "item #\(item.id) is \(item.state), which no worker stage handles")
         }
     }
 

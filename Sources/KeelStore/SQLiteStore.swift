@@ -134,23 +134,11 @@ public final class SQLiteStore: Store {
     // MARK: Leases and transitions
 
     public func claimNext(owner: String, now: Date, leaseSeconds: Double) async throws -> (WorkItem, Lease)? {
-        let states = ItemState.claimable.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        let ts = Timestamp.text(now)
+        // An idle worker polls often: look first with a read, which takes no write lock and syncs nothing.
+        guard try await pool.read({ db in try Self.claimCandidate(db, now: ts) }) != nil else { return nil }
         return try await pool.write { db in
-            let ts = Timestamp.text(now)
-            // Items that were mid-stage (their worker died) come first: they hold work in flight.
-            guard
-                let id = try Int64.fetchOne(
-                    db,
-                    sql: """
-                        SELECT id FROM work_items
-                        WHERE state IN (\(states))
-                          AND (lease_token IS NULL OR lease_expires_at < ?)
-                          AND (not_before IS NULL OR not_before <= ?)
-                        ORDER BY CASE state WHEN 'queued' THEN 1 ELSE 0 END, id
-                        LIMIT 1
-                        """,
-                    arguments: [ts, ts])
-            else { return nil }
+            guard let id = try Self.claimCandidate(db, now: ts) else { return nil }
             let token = UUID().uuidString
             let expires = now.addingTimeInterval(leaseSeconds)
             try db.execute(
@@ -218,17 +206,9 @@ public final class SQLiteStore: Store {
     }
 
     public func promoteUnblocked(now: Date) async throws -> [WorkItem] {
-        try await pool.write { db in
-            let ids = try Int64.fetchAll(
-                db,
-                sql: """
-                    SELECT w.id FROM work_items w
-                    WHERE w.state = 'blocked' AND w.lease_token IS NULL
-                      AND NOT EXISTS (
-                        SELECT 1 FROM issue_dependencies d JOIN work_items dep ON dep.id = d.depends_on_id
-                        WHERE d.item_id = w.id AND dep.state <> 'merged')
-                    ORDER BY w.id
-                    """)
+        guard try await !pool.read({ db in try Self.unblockedIDs(db) }).isEmpty else { return [] }
+        return try await pool.write { db in
+            let ids = try Self.unblockedIDs(db)
             var promoted: [WorkItem] = []
             for id in ids {
                 let deps = try Int64.fetchAll(db, sql: "SELECT depends_on_id FROM issue_dependencies WHERE item_id = ? ORDER BY depends_on_id", arguments: [id])
@@ -349,6 +329,37 @@ public final class SQLiteStore: Store {
     }
 
     // MARK: Helpers (run inside a transaction)
+
+    /// The next item a worker should take: items that were mid-stage (their worker died) come
+    /// first, as they hold work in flight; then the oldest ready queued item.
+    static func claimCandidate(_ db: Database, now ts: String) throws -> Int64? {
+        let states = ItemState.claimable.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        return try Int64.fetchOne(
+            db,
+            sql: """
+                SELECT id FROM work_items
+                WHERE state IN (\(states))
+                  AND (lease_token IS NULL OR lease_expires_at < ?)
+                  AND (not_before IS NULL OR not_before <= ?)
+                ORDER BY CASE state WHEN 'queued' THEN 1 ELSE 0 END, id
+                LIMIT 1
+                """,
+            arguments: [ts, ts])
+    }
+
+    /// Blocked items whose dependencies have all merged.
+    static func unblockedIDs(_ db: Database) throws -> [Int64] {
+        try Int64.fetchAll(
+            db,
+            sql: """
+                SELECT w.id FROM work_items w
+                WHERE w.state = 'blocked' AND w.lease_token IS NULL
+                  AND NOT EXISTS (
+                    SELECT 1 FROM issue_dependencies d JOIN work_items dep ON dep.id = d.depends_on_id
+                    WHERE d.item_id = w.id AND dep.state <> 'merged')
+                ORDER BY w.id
+                """)
+    }
 
     /// Returns the item's current state when `lease` is still its lease; throws `.staleLease` otherwise.
     @discardableResult

@@ -25,7 +25,7 @@ final class KeelServerProcess: @unchecked Sendable {
 
     init(config: String, in dir: String, log: String) throws {
         logPath = log
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         process.executableURL = URL(fileURLWithPath: try KeelBinary.path)
         process.arguments = ["run", "--config", config, "--port", "0"]
