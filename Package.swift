@@ -21,7 +21,9 @@ var package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
@@ -31,6 +33,14 @@ var package = Package(
     targets: [
         .target(
             name: "KeelCore",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KeelLedger",
+            dependencies: [
+                "KeelCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -63,8 +73,13 @@ var package = Package(
         .target(
             name: "KeelPipeline",
             dependencies: [
-                "KeelCore", "KeelStore", "KeelGit", "KeelAgents", "KeelForge",
+                "KeelCore", "KeelLedger", "KeelStore", "KeelGit", "KeelAgents", "KeelForge",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
@@ -96,10 +111,19 @@ var package = Package(
         ),
         .target(
             name: "KeelTestSupport",
-            dependencies: ["KeelCore", "KeelStore", "KeelGit", "KeelAgents"],
+            dependencies: [
+                "KeelCore", "KeelStore", "KeelGit", "KeelAgents",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "KeelCoreTests", dependencies: ["KeelCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KeelLedgerTests",
+            dependencies: ["KeelCore", "KeelLedger", "KeelTestSupport"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "KeelGitTests",
             dependencies: ["KeelCore", "KeelGit", "KeelAgents", "KeelTestSupport"],
@@ -107,7 +131,13 @@ var package = Package(
         ),
         .testTarget(
             name: "KeelPipelineTests",
-            dependencies: ["KeelCore", "KeelStore", "KeelPipeline", "KeelAgents", "KeelForge", "KeelGit", "KeelTestSupport"],
+            dependencies: [
+                "KeelCore", "KeelStore", "KeelPipeline", "KeelAgents", "KeelForge", "KeelGit", "KeelTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -155,6 +185,7 @@ if ProcessInfo.processInfo.environment["KEEL_BENCHMARKS"] != nil {
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Benchmarks/KeelBenchmarks",
+            swiftSettings: swiftSettings,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         )
     )

@@ -30,8 +30,9 @@ private func registerRawInsertBenchmark(_ name: String, synchronous: RawInsert.S
             }
         }
     } setup: {
-        try directory.create()
-        return try await RawInsert.open(directory.path("raw.sqlite"), synchronous: synchronous)
+        try await directory.create {
+            try await RawInsert.open(directory.path("raw.sqlite"), synchronous: synchronous)
+        }
     } teardown: {
         directory.remove()
     }

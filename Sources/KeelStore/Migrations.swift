@@ -1,4 +1,5 @@
 import GRDB
+import KeelCore
 
 /// Versioned schema. Migrations are append-only: a shipped migration is never edited.
 enum Migrations {
@@ -104,6 +105,13 @@ enum Migrations {
                     """
             )
         }
+        migrator.registerMigration("v2_claim_index") { db in
+            // Claims seek by (state, free or expired lease) and take the lowest id.
+            try db.execute(sql: "CREATE INDEX work_items_claim ON work_items(state, lease_expires_at, id)")
+        }
         return migrator
     }
+
+    /// The claimable states other than `queued`, as an SQL list.
+    static let resumableStatesSQL = ItemState.claimable.filter { $0 != .queued }.map { "'\($0.rawValue)'" }.joined(separator: ", ")
 }

@@ -33,6 +33,9 @@ public final class SQLiteStore: Store {
         }
         do {
             pool = try DatabasePool(path: path, configuration: config)
+            // GRDB switches the writer to WAL after prepareDatabase and sets synchronous = NORMAL
+            // then, which can lose the last commits on power loss. A transition must survive it.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             try Migrations.migrator.migrate(pool)
         } catch {
             throw StoreError(
@@ -330,21 +333,23 @@ public final class SQLiteStore: Store {
 
     // MARK: Helpers (run inside a transaction)
 
-    /// The next item a worker should take: items that were mid-stage (their worker died) come
-    /// first, as they hold work in flight; then the oldest ready queued item.
+    /// The next item a worker should take: items that were mid-stage (their worker died or let go)
+    /// come first, as they hold work in flight; then the oldest ready queued item. Each probe seeks the
+    /// `(state, lease_expires_at, id)` index, so a claim costs about the same with ten items or ten thousand.
     static func claimCandidate(_ db: Database, now ts: String) throws -> Int64? {
-        let states = ItemState.claimable.map { "'\($0.rawValue)'" }.joined(separator: ", ")
-        return try Int64.fetchOne(
-            db,
-            sql: """
-                SELECT id FROM work_items
-                WHERE state IN (\(states))
-                  AND (lease_token IS NULL OR lease_expires_at < ?)
-                  AND (not_before IS NULL OR not_before <= ?)
-                ORDER BY CASE state WHEN 'queued' THEN 1 ELSE 0 END, id
-                LIMIT 1
-                """,
-            arguments: [ts, ts])
+        let readyNow = "(not_before IS NULL OR not_before <= ?)"
+        for states in [Migrations.resumableStatesSQL, "'queued'"] {
+            let free = try Int64.fetchOne(
+                db,
+                sql: "SELECT id FROM work_items WHERE state IN (\(states)) AND lease_expires_at IS NULL AND \(readyNow) ORDER BY id LIMIT 1",
+                arguments: [ts])
+            let expired = try Int64.fetchOne(
+                db,
+                sql: "SELECT id FROM work_items WHERE state IN (\(states)) AND lease_expires_at < ? AND \(readyNow) ORDER BY id LIMIT 1",
+                arguments: [ts, ts])
+            if let id = [free, expired].compactMap({ $0 }).min() { return id }
+        }
+        return nil
     }
 
     /// Blocked items whose dependencies have all merged.

@@ -1,3 +1,4 @@
+import Foundation
 import KeelCore
 import Testing
 
@@ -95,5 +96,33 @@ import Testing
         #expect(Money.format(12_345_678) == "$12.35")
         #expect(Money.format(0) == "$0.0000")
         #expect(Money.format(1_999_999) == "$2.00")
+    }
+}
+
+@Suite struct LedgerPolicyTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func state(_ decision: BreakDecision?, deadlineIn seconds: TimeInterval = 3600, timedOut: Bool = false) -> BreakState {
+        BreakState(id: 1, deadline: now.addingTimeInterval(seconds), decision: decision, timedOut: timedOut)
+    }
+
+    @Test func aChainWithoutBreaksIsValid() {
+        #expect(LedgerPolicy.status(of: [], now: now) == .valid)
+    }
+
+    @Test func anUndecidedBreakIsPendingUntilItsDeadline() {
+        #expect(LedgerPolicy.status(of: [state(nil)], now: now) == .breakPending)
+        #expect(LedgerPolicy.status(of: [state(nil, deadlineIn: -1)], now: now) == .brokenDeclared)
+        #expect(state(nil, deadlineIn: -1).needsTimeoutStamp(now: now))
+        #expect(!state(nil, deadlineIn: -1, timedOut: true).needsTimeoutStamp(now: now))
+        #expect(!state(.validate, deadlineIn: -1).needsTimeoutStamp(now: now))
+    }
+
+    @Test func onlyValidationClearsTheFlag() {
+        #expect(LedgerPolicy.status(of: [state(.validate)], now: now) == .valid)
+        #expect(LedgerPolicy.status(of: [state(.ignore)], now: now) == .brokenDeclared)
+        #expect(LedgerPolicy.status(of: [state(.reject)], now: now) == .brokenDeclared)
+        #expect(LedgerPolicy.status(of: [state(.validate), state(nil)], now: now) == .breakPending)
+        #expect(LedgerPolicy.status(of: [state(.reject), state(nil)], now: now) == .brokenDeclared)
     }
 }
