@@ -46,7 +46,7 @@ var package = Package(
         .target(
             name: "KeelStore",
             dependencies: [
-                "KeelCore",
+                "KeelCore", "KeelLedger",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -142,7 +142,7 @@ var package = Package(
         ),
         .testTarget(
             name: "KeelStoreTests",
-            dependencies: ["KeelCore", "KeelStore", "KeelTestSupport"],
+            dependencies: ["KeelCore", "KeelLedger", "KeelStore", "KeelTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -109,6 +109,39 @@ enum Migrations {
             // Claims seek by (state, free or expired lease) and take the lowest id.
             try db.execute(sql: "CREATE INDEX work_items_claim ON work_items(state, lease_expires_at, id)")
         }
+        migrator.registerMigration("v3_ledger") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE ledger_events (
+                        seq INTEGER PRIMARY KEY,
+                        event TEXT NOT NULL,
+                        hash TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        subject TEXT,
+                        at TEXT NOT NULL
+                    );
+                    CREATE INDEX ledger_events_kind ON ledger_events(kind, seq);
+                    CREATE TABLE ledger_breaks (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        seq INTEGER,
+                        kind TEXT NOT NULL,
+                        expected TEXT NOT NULL DEFAULT '',
+                        found TEXT NOT NULL DEFAULT '',
+                        message TEXT NOT NULL,
+                        fingerprint TEXT NOT NULL UNIQUE,
+                        detected_at TEXT NOT NULL,
+                        deadline TEXT NOT NULL,
+                        detection_seq INTEGER,
+                        decision TEXT CHECK (decision IS NULL OR decision IN ('validate', 'ignore', 'reject')),
+                        decided_by TEXT,
+                        decided_at TEXT,
+                        note TEXT,
+                        resolution_seq INTEGER,
+                        timeout_seq INTEGER,
+                        alerted_at TEXT
+                    );
+                    """)
+        }
         return migrator
     }
 

@@ -1,6 +1,8 @@
 public import Foundation
 public import KeelCore
 import GRDB
+import KeelLedger
+import Synchronization
 
 enum ItemStateSQL {
     static let list = ItemState.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")
@@ -17,10 +19,17 @@ enum ItemStateSQL {
 public final class SQLiteStore: Store {
     let pool: DatabasePool
     public let path: String
+    // Mutex-guarded: a key rotation swaps the signer while workers write.
+    let ledgerState: Mutex<LedgerSettings?>
 
-    /// Opens (creating if needed) the database at `path` and applies pending migrations.
-    public init(path: String) throws {
+    /// How this store stamps its ledger; nil when it keeps none (tests of other parts, read-only tools).
+    public var ledger: LedgerSettings? { ledgerState.withLock { $0 } }
+
+    /// Opens (creating if needed) the database at `path` and applies pending migrations. With
+    /// `ledger`, every state change is stamped into the signed ledger in its own transaction.
+    public init(path: String, ledger: LedgerSettings? = nil) throws {
         self.path = path
+        self.ledgerState = Mutex(ledger)
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -48,7 +57,8 @@ public final class SQLiteStore: Store {
     // MARK: Items
 
     public func createItem(_ new: NewItem, actor: String, now: Date) async throws -> WorkItem {
-        try await pool.write { db in
+        let ledger = self.ledger
+        return try await pool.write { db in
             for dep in new.dependsOn where try Row.fetchOne(db, sql: "SELECT 1 FROM work_items WHERE id = ?", arguments: [dep]) == nil {
                 throw StoreError(.invalidDependency, "item \(dep) does not exist: an item can only depend on existing items")
             }
@@ -72,7 +82,7 @@ public final class SQLiteStore: Store {
             }
             let reason =
                 unmet > 0 ? "submitted; waits for \(new.dependsOn.map { "#\($0)" }.joined(separator: ", ")) to merge" : "submitted"
-            try Self.insertTransition(db, itemID: id, from: nil, to: state, reason: reason, actor: actor, at: ts)
+            try Self.insertTransition(db, ledger, itemID: id, from: nil, to: state, reason: reason, actor: actor, now: now)
             return try Self.fetchItem(db, id)!
         }
     }
@@ -178,9 +188,11 @@ public final class SQLiteStore: Store {
     public func transition(
         _ lease: Lease, on outcome: Outcome, reason: String, actor: String, now: Date, changes: ItemChanges, keepLease: Bool
     ) async throws -> (WorkItem, Lease) {
-        try await pool.write { db in
+        let ledger = self.ledger
+        return try await pool.write { db in
             let current = try Self.checkLease(db, lease)
-            let next = try Self.apply(db, itemID: lease.itemID, from: current, outcome: outcome, reason: reason, actor: actor, now: now, changes: changes)
+            let next = try Self.apply(
+                db, ledger, itemID: lease.itemID, from: current, outcome: outcome, reason: reason, actor: actor, now: now, changes: changes)
             if !keepLease {
                 try db.execute(
                     sql: "UPDATE work_items SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE id = ?",
@@ -195,12 +207,23 @@ public final class SQLiteStore: Store {
     public func transition(
         itemID: Int64, on outcome: Outcome, reason: String, actor: String, now: Date, changes: ItemChanges
     ) async throws -> WorkItem {
-        try await pool.write { db in
+        let ledger = self.ledger
+        return try await pool.write { db in
             guard let stateText = try String.fetchOne(db, sql: "SELECT state FROM work_items WHERE id = ?", arguments: [itemID]) else {
                 throw StoreError(.itemNotFound, "no item #\(itemID): `keel status` lists the items")
             }
             let current = try Self.state(stateText, table: "work_items", id: itemID)
-            _ = try Self.apply(db, itemID: itemID, from: current, outcome: outcome, reason: reason, actor: actor, now: now, changes: changes)
+            _ = try Self.apply(
+                db, ledger, itemID: itemID, from: current, outcome: outcome, reason: reason, actor: actor, now: now, changes: changes)
+            if outcome == .humanRetry || outcome == .cancelRequested, let ledger {
+                try LedgerAppender.append(
+                    db, ledger, kind: "human_decision", subject: "item:\(itemID)",
+                    fields: [
+                        "item_id": .integer(itemID), "decision": .string(outcome == .humanRetry ? "retry" : "cancel"),
+                        "by": .string(actor), "reason": .string(reason),
+                    ],
+                    now: now)
+            }
             try db.execute(
                 sql: "UPDATE work_items SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE id = ?",
                 arguments: [itemID])
@@ -210,13 +233,16 @@ public final class SQLiteStore: Store {
 
     public func promoteUnblocked(now: Date) async throws -> [WorkItem] {
         guard try await !pool.read({ db in try Self.unblockedIDs(db) }).isEmpty else { return [] }
+        let ledger = self.ledger
         return try await pool.write { db in
             let ids = try Self.unblockedIDs(db)
             var promoted: [WorkItem] = []
             for id in ids {
                 let deps = try Int64.fetchAll(db, sql: "SELECT depends_on_id FROM issue_dependencies WHERE item_id = ? ORDER BY depends_on_id", arguments: [id])
                 let reason = deps.isEmpty ? "no dependencies left" : "dependencies merged: \(deps.map { "#\($0)" }.joined(separator: ", "))"
-                _ = try Self.apply(db, itemID: id, from: .blocked, outcome: .dependenciesMerged, reason: reason, actor: "scheduler", now: now, changes: ItemChanges())
+                _ = try Self.apply(
+                    db, ledger, itemID: id, from: .blocked, outcome: .dependenciesMerged, reason: reason, actor: "scheduler", now: now,
+                    changes: ItemChanges())
                 promoted.append(try Self.fetchItem(db, id)!)
             }
             return promoted
@@ -247,19 +273,36 @@ public final class SQLiteStore: Store {
     }
 
     public func finishAgentRun(_ runID: Int64, exitCode: Int?, outcome: String, cost: CostEvent?, now: Date) async throws {
+        let ledger = self.ledger
         try await pool.write { db in
             let ts = Timestamp.text(now)
             try db.execute(
                 sql: "UPDATE agent_runs SET ended_at = ?, exit_code = ?, outcome = ? WHERE id = ? AND ended_at IS NULL",
                 arguments: [ts, exitCode, outcome, runID])
-            guard db.changesCount == 1, let cost else { return }
+            guard db.changesCount == 1 else { return }
             guard
                 let row = try Row.fetchOne(
                     db,
-                    sql: "SELECT r.item_id, r.agent, w.tenant, w.repo FROM agent_runs r JOIN work_items w ON w.id = r.item_id WHERE r.id = ?",
+                    sql: """
+                        SELECT r.item_id, r.agent, r.stage, r.attempt, r.started_at, r.prompt_sha256, w.tenant, w.repo
+                        FROM agent_runs r JOIN work_items w ON w.id = r.item_id WHERE r.id = ?
+                        """,
                     arguments: [runID])
             else { return }
             let itemID: Int64 = row["item_id"]
+            if let ledger {
+                try LedgerAppender.append(
+                    db, ledger, kind: "agent_run", subject: "run:\(runID)",
+                    fields: [
+                        "run_id": .integer(runID), "item_id": .integer(itemID), "attempt": LedgerPayload.int(row["attempt"] as Int?),
+                        "stage": .string(row["stage"]), "agent": .string(row["agent"]), "outcome": .string(outcome),
+                        "exit_code": LedgerPayload.int(exitCode), "prompt_sha256": .string(row["prompt_sha256"]),
+                        "started_at": Timestamp.date(row["started_at"]).map(LedgerPayload.unix) ?? .null,
+                        "ended_at": LedgerPayload.unix(now),
+                    ],
+                    now: now)
+            }
+            guard let cost else { return }
             try db.execute(
                 sql: """
                     INSERT INTO cost_events (run_id, item_id, tenant, repo, agent, model, turns, input_tokens, output_tokens,
@@ -272,6 +315,18 @@ public final class SQLiteStore: Store {
                 ])
             try db.execute(
                 sql: "UPDATE work_items SET spent_micros = spent_micros + ? WHERE id = ?", arguments: [cost.costMicros, itemID])
+            if let ledger {
+                try LedgerAppender.append(
+                    db, ledger, kind: "cost_event", subject: "item:\(itemID)",
+                    fields: [
+                        "run_id": .integer(runID), "item_id": .integer(itemID), "tenant": .string(row["tenant"]),
+                        "repo": .string(row["repo"]), "agent": .string(row["agent"]), "model": LedgerPayload.text(cost.model),
+                        "turns": LedgerPayload.int(cost.turns), "input_tokens": .integer(Int64(cost.inputTokens)),
+                        "output_tokens": .integer(Int64(cost.outputTokens)), "cache_read_tokens": .integer(Int64(cost.cacheReadTokens)),
+                        "cache_write_tokens": .integer(Int64(cost.cacheWriteTokens)), "cost_micros": .integer(cost.costMicros),
+                    ],
+                    now: now)
+            }
         }
     }
 
@@ -383,8 +438,8 @@ public final class SQLiteStore: Store {
     }
 
     static func apply(
-        _ db: Database, itemID: Int64, from current: ItemState, outcome: Outcome, reason: String, actor: String, now: Date,
-        changes: ItemChanges
+        _ db: Database, _ ledger: LedgerSettings?, itemID: Int64, from current: ItemState, outcome: Outcome, reason: String, actor: String,
+        now: Date, changes: ItemChanges
     ) throws -> ItemState {
         let next: ItemState
         do {
@@ -410,7 +465,7 @@ public final class SQLiteStore: Store {
         }
         args.append(itemID)
         try db.execute(sql: "UPDATE work_items SET \(sets.joined(separator: ", ")) WHERE id = ?", arguments: StatementArguments(args))
-        try insertTransition(db, itemID: itemID, from: current, to: next, reason: reason, actor: actor, at: ts)
+        try insertTransition(db, ledger, itemID: itemID, from: current, to: next, reason: reason, actor: actor, now: now)
         if !changes.history.isEmpty {
             let attempt = try Int.fetchOne(db, sql: "SELECT attempt FROM work_items WHERE id = ?", arguments: [itemID]) ?? 0
             for entry in changes.history {
@@ -425,10 +480,21 @@ public final class SQLiteStore: Store {
         return next
     }
 
-    static func insertTransition(_ db: Database, itemID: Int64, from: ItemState?, to: ItemState, reason: String, actor: String, at: String) throws {
+    /// Writes a `state_transitions` row and, with a ledger, its stamp, in the caller's transaction.
+    static func insertTransition(
+        _ db: Database, _ ledger: LedgerSettings?, itemID: Int64, from: ItemState?, to: ItemState, reason: String, actor: String, now: Date
+    ) throws {
         try db.execute(
             sql: "INSERT INTO state_transitions (item_id, from_state, to_state, reason, actor, at) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [itemID, from?.rawValue, to.rawValue, reason, actor, at])
+            arguments: [itemID, from?.rawValue, to.rawValue, reason, actor, Timestamp.text(now)])
+        guard let ledger else { return }
+        try LedgerAppender.append(
+            db, ledger, kind: "state_transition", subject: "item:\(itemID)",
+            fields: [
+                "item_id": .integer(itemID), "transition_id": .integer(db.lastInsertedRowID), "from_state": LedgerPayload.text(from?.rawValue),
+                "to_state": .string(to.rawValue), "reason": .string(reason), "actor": .string(actor), "at": LedgerPayload.unix(now),
+            ],
+            now: now)
     }
 
     static func fetchItem(_ db: Database, _ id: Int64) throws -> WorkItem? {

@@ -16,6 +16,12 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         public static let unavailable = Code(name: "unavailable")
         /// A dependency on an unknown item.
         public static let invalidDependency = Code(name: "invalid_dependency")
+        /// No ledger break with that id.
+        public static let breakNotFound = Code(name: "break_not_found")
+        /// A decision that cannot be taken (already decided, no name given).
+        public static let invalidDecision = Code(name: "invalid_decision")
+        /// A restore into a ledger that already holds events.
+        public static let ledgerNotEmpty = Code(name: "ledger_not_empty")
     }
 
     public var code: Code
