@@ -68,8 +68,36 @@ private let minimal = [
             "server:",
             "  host: 0.0.0.0",
             "  port: 9000",
+            "  admin_token_env: MY_ADMIN_TOKEN",
             "workspaces: /var/keel/workspaces",
             "transcripts: logs/transcripts",
+            "ledger:",
+            "  key: secrets/ledger-key.json",
+            "  checkpoint_every: 250",
+            "  checkpoint_seconds: 600",
+            "  decision_hours: 24",
+            "  backup:",
+            "    remote: ../ledger-backup.git",
+            "    branch: audit",
+            "alerts:",
+            "  public_url: https://keel.example.com/",
+            "  telegram:",
+            "    bot_token_env: TG_TOKEN",
+            "    chat_id: -1001234567890",
+            "    api_base: http://127.0.0.1:9999/",
+            "  email:",
+            "    host: smtp.example.com",
+            "    port: 2525",
+            "    from: Keel <keel@example.com>",
+            "    to: [oncall@example.com, lead@example.com]",
+            "    username: keel",
+            "    password_env: SMTP_PASS",
+            "    security: none",
+            "  slack:",
+            "    webhook_url_env: SLACK_URL",
+            "  webhook:",
+            "    url: https://hooks.example.com/keel",
+            "    secret_env: HOOK_SECRET",
         ])
 
         let expected = KeelConfig(
@@ -102,9 +130,31 @@ private let minimal = [
                 breakerThreshold: 5,
                 backoff: .init(initialSeconds: 10, maxSeconds: 120, jitter: 0.25)
             ),
-            server: .init(host: "0.0.0.0", port: 9000),
+            server: .init(host: "0.0.0.0", port: 9000, adminTokenEnv: "MY_ADMIN_TOKEN"),
             workspaces: "/var/keel/workspaces",
-            transcripts: "/srv/app/logs/transcripts"
+            transcripts: "/srv/app/logs/transcripts",
+            ledger: .init(
+                key: "/srv/app/secrets/ledger-key.json",
+                checkpointEvery: 250,
+                checkpointSeconds: 600,
+                decisionHours: 24,
+                backup: .init(remote: "/srv/ledger-backup.git", branch: "audit")
+            ),
+            alerts: .init(
+                publicURL: "https://keel.example.com",
+                telegram: .init(botTokenEnv: "TG_TOKEN", chatID: "-1001234567890", apiBase: "http://127.0.0.1:9999"),
+                email: .init(
+                    host: "smtp.example.com",
+                    port: 2525,
+                    from: "Keel <keel@example.com>",
+                    to: ["oncall@example.com", "lead@example.com"],
+                    username: "keel",
+                    passwordEnv: "SMTP_PASS",
+                    security: KeelConfig.EmailSecurity.none
+                ),
+                slack: .init(webhookURLEnv: "SLACK_URL"),
+                webhook: .init(url: "https://hooks.example.com/keel", secretEnv: "HOOK_SECRET")
+            )
         )
         #expect(config == expected)
     }
@@ -132,9 +182,73 @@ private let minimal = [
                     backoff: .init(initialSeconds: 30, maxSeconds: 90, jitter: 0.5)
                 )
         )
-        #expect(config.server == KeelConfig.Server(host: "127.0.0.1", port: 8765))
+        #expect(config.server == KeelConfig.Server(host: "127.0.0.1", port: 8765, adminTokenEnv: "KEEL_ADMIN_TOKEN"))
         #expect(config.workspaces == "/srv/app/.keel/workspaces")
         #expect(config.transcripts == "/srv/app/.keel/transcripts")
+        #expect(
+            config.ledger
+                == KeelConfig.Ledger(
+                    key: "/srv/app/.keel/ledger/signing-key.json",
+                    checkpointEvery: 1000,
+                    checkpointSeconds: 3600,
+                    decisionHours: 72,
+                    backup: nil
+                )
+        )
+        #expect(config.alerts == KeelConfig.Alerts(publicURL: "http://127.0.0.1:8765", telegram: nil, email: nil, slack: nil, webhook: nil))
+    }
+
+    @Test func channelSectionsTakeTheirDefaultsForEveryKeyNotRequired() throws {
+        let config = try parse(
+            minimal + [
+                "alerts:",
+                "  telegram: {chat_id: \"@keel_alerts\"}",
+                "  email: {host: smtp.example.com, from: keel@example.com, to: oncall@example.com}",
+                "  slack:",
+                "  webhook: {url: \"http://127.0.0.1:9000/hook\"}",
+                "ledger:",
+                "  backup: {remote: /srv/backup.git}",
+            ]
+        )
+
+        #expect(
+            config.alerts.telegram
+                == KeelConfig.Telegram(botTokenEnv: "KEEL_TELEGRAM_BOT_TOKEN", chatID: "@keel_alerts", apiBase: "https://api.telegram.org")
+        )
+        let email = try #require(config.alerts.email)
+        #expect(email.port == 587)
+        #expect(email.to == ["oncall@example.com"])
+        #expect(email.username == nil)
+        #expect(email.passwordEnv == "KEEL_SMTP_PASSWORD")
+        #expect(email.security == .startTLS)
+        #expect(config.alerts.slack == KeelConfig.Slack(webhookURLEnv: "KEEL_SLACK_WEBHOOK_URL"))
+        #expect(config.alerts.webhook == KeelConfig.Webhook(url: "http://127.0.0.1:9000/hook", secretEnv: nil))
+        #expect(config.ledger.backup == KeelConfig.LedgerBackupConfig(remote: "/srv/backup.git", branch: "keel-ledger"))
+    }
+
+    @Test func theAlertLinkBaseFollowsTheServerUnlessWritten() throws {
+        #expect(try parse(minimal + ["server: {host: 10.0.0.5}"]).alerts.publicURL == "http://10.0.0.5:8765")
+        #expect(try parse(minimal + ["server: {port: 9100}"]).alerts.publicURL == "http://127.0.0.1:9100")
+        #expect(try parse(minimal + ["server: {host: keel.internal, port: 80}"]).alerts.publicURL == "http://keel.internal:80")
+        #expect(try parse(minimal + ["server: {host: \"::1\"}"]).alerts.publicURL == "http://[::1]:8765")
+        // A written public_url wins over the server's address, without its trailing slashes.
+        let written = try parse(minimal + ["server: {port: 9100}", "alerts: {public_url: \"HTTPS://keel.example.com/ops//\"}"])
+        #expect(written.alerts.publicURL == "HTTPS://keel.example.com/ops")
+    }
+
+    @Test func configurationsBuiltInCodeKeepTheLedgerKeyBesideTheStoreAndLinksOnTheServer() {
+        let config = KeelConfig(
+            project: "app",
+            store: .init(sqlite: "/tmp/run-1/state/keel.sqlite"),
+            forge: .init(local: .init(origin: "/tmp/origin.git")),
+            agent: .init(kind: .sample),
+            server: .init(host: "127.0.0.1", port: 9200),
+            workspaces: "/tmp/run-1/ws",
+            transcripts: "/tmp/run-1/t"
+        )
+
+        #expect(config.ledger == KeelConfig.Ledger(key: "/tmp/run-1/state/ledger/signing-key.json"))
+        #expect(config.alerts == KeelConfig.Alerts(publicURL: "http://127.0.0.1:9200"))
     }
 
     @Test func sectionsWrittenWithNoValueTakeTheirDefaults() throws {
@@ -199,6 +313,21 @@ private let minimal = [
         #expect(config.forge.local.origin == "file:///srv/git/../origin.git")
     }
 
+    @Test(arguments: [
+        ("../ledger-backup.git", "/srv/ledger-backup.git"),
+        ("backups/./ledger.git", "/srv/app/backups/ledger.git"),
+        ("/mnt/disk2/ledger.git", "/mnt/disk2/ledger.git"),
+        ("file:///mnt/disk2/../ledger.git", "file:///mnt/disk2/../ledger.git"),
+        ("ssh://git@backup.example.com:2222/keel/ledger.git", "ssh://git@backup.example.com:2222/keel/ledger.git"),
+        ("git@github.com:acme/keel-ledger.git", "git@github.com:acme/keel-ledger.git"),
+        ("./copies/a@b:c.git", "/srv/app/copies/a@b:c.git"),
+    ])
+    func aBackupRemotePathResolvesWhileGitAddressesAreKept(written: String, remote: String) throws {
+        let config = try parse(minimal + ["ledger:", "  backup:", "    remote: '\(written)'"])
+
+        #expect(config.ledger.backup?.remote == remote)
+    }
+
     @Test func loadReadsTheFileAndResolvesPathsBesideIt() throws {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("keel-config-\(UUID().uuidString)")
@@ -253,7 +382,9 @@ private let minimal = [
         #expect(error.line == 1)
         #expect(error.key == "projcet")
         #expect(error.message.contains("did you mean project?"))
-        #expect(error.message.contains("project, tenant, store, forge, ci, inspect, agent, scheduler, server, workspaces, transcripts"))
+        #expect(
+            error.message.contains("project, tenant, store, forge, ci, inspect, agent, scheduler, server, workspaces, transcripts, ledger, alerts")
+        )
     }
 
     @Test func anUnknownKeyInsideACommandIsRejected() throws {
@@ -383,6 +514,168 @@ private let minimal = [
         #expect(error.message == message)
     }
 
+    @Test(arguments: [
+        (
+            ["ledger:", "  backup:", "    branch: audit"], 7, "ledger.backup.remote",
+            "the path, URL or user@host:path of the git repository the ledger is backed up to"
+        ),
+        (["ledger:", "  backup:"], 7, "ledger.backup.remote", "the path, URL or user@host:path of the git repository the ledger is backed up to"),
+        (
+            ["alerts:", "  telegram:", "    bot_token_env: TG_TOKEN"], 7, "alerts.telegram.chat_id",
+            "the chat to alert: its id, e.g. chat_id: \"-1001234567890\", or \"@channelusername\""
+        ),
+        (
+            ["alerts:", "  email:", "    from: keel@example.com", "    to: oncall@example.com"], 7, "alerts.email.host",
+            "the SMTP server, e.g. host: smtp.example.com"
+        ),
+        (
+            ["alerts:", "  email:", "    host: smtp.example.com", "    to: oncall@example.com"], 7, "alerts.email.from",
+            "the sender's address, e.g. from: keel@example.com"
+        ),
+        (
+            ["alerts:", "  email:", "    host: smtp.example.com", "    from: keel@example.com"], 7, "alerts.email.to",
+            "the addresses to alert, e.g. to: [oncall@example.com]"
+        ),
+        (
+            ["alerts:", "  webhook: {secret_env: HOOK_SECRET}"], 7, "alerts.webhook.url",
+            "where to post alerts, e.g. url: https://hooks.example.com/keel"
+        ),
+    ])
+    func aMissingKeyInAnOptionalSectionPointsAtTheSection(extra: [String], line: Int, key: String, what: String) throws {
+        let error = try #require(failure(minimal + extra))
+
+        #expect(error.code == .missingKey)
+        #expect(error.line == line)
+        #expect(error.key == key)
+        #expect(error.message == "missing required key: \(what)")
+    }
+
+    @Test(arguments: [
+        (
+            ["alerts:", "  telegram:", "    chat_id: \"-100\"", "    bot_token: abc"], 9, "alerts.telegram.bot_token", "bot_token_env",
+            "KEEL_TELEGRAM_BOT_TOKEN"
+        ),
+        (
+            ["alerts:", "  email:", "    host: smtp.example.com", "    username: keel", "    password: x"], 10, "alerts.email.password",
+            "password_env",
+            "KEEL_SMTP_PASSWORD"
+        ),
+        (
+            ["alerts:", "  slack:", "    webhook_url: https://hooks.slack.com/services/T0/B0/X"], 8, "alerts.slack.webhook_url", "webhook_url_env",
+            "KEEL_SLACK_WEBHOOK_URL"
+        ),
+        (
+            ["alerts:", "  webhook: {url: \"https://h.example.com\", secret: s3cret}"], 7, "alerts.webhook.secret", "secret_env",
+            "KEEL_WEBHOOK_SECRET"
+        ),
+        (["server:", "  admin_token: hunter2"], 7, "server.admin_token", "admin_token_env", "KEEL_ADMIN_TOKEN"),
+    ])
+    func aSecretWrittenInTheFileIsRejectedWithTheKeyToUseInstead(extra: [String], line: Int, key: String, envKey: String, example: String) throws {
+        let error = try #require(failure(minimal + extra))
+
+        #expect(error.code == .unknownKey)
+        #expect(error.line == line)
+        #expect(error.key == key)
+        #expect(
+            error.description
+                == "keel.yml:\(line): \(key): secrets are never written in keel.yml; put this one in an environment variable"
+                + " and name the variable with \(envKey), e.g. \(envKey): \(example)"
+        )
+    }
+
+    @Test(arguments: [
+        (
+            ["alerts:", "  telegram:", "    chat_id: \"-100\"", "    bot_token_env: 123456:AAH-secret-token"], 9, "alerts.telegram.bot_token_env",
+            "123456"
+        ),
+        (["alerts:", "  email: {host: h, from: a@b, to: c@d, password_env: KEEL SMTP}"], 7, "alerts.email.password_env", "KEEL SMTP"),
+        (["alerts:", "  slack: {webhook_url_env: \"https://hooks.slack.com/services/T0/B0/X\"}"], 7, "alerts.slack.webhook_url_env", "hooks.slack"),
+        (["alerts:", "  webhook: {url: \"https://h.example.com\", secret_env: 1SECRET}"], 7, "alerts.webhook.secret_env", "1SECRET"),
+        (["server:", "  admin_token_env: KEEL-ADMIN"], 7, "server.admin_token_env", "KEEL-ADMIN"),
+        (["server:", "  admin_token_env: ''"], 7, "server.admin_token_env", "''"),
+    ])
+    func aBadEnvironmentVariableNameIsRejectedWithoutRepeatingIt(extra: [String], line: Int, key: String, written: String) throws {
+        let error = try #require(failure(minimal + extra))
+
+        #expect(error.code == .invalidValue)
+        #expect(error.line == line)
+        #expect(error.key == key)
+        #expect(
+            error.message
+                == "expected the name of an environment variable (letters, digits and _, not starting with a digit),"
+                + " found text that is not one (not shown here: it may be the secret itself)"
+        )
+        #expect(!error.description.contains(written))
+    }
+
+    @Test(arguments: [
+        (
+            ["alerts:", "  email: {host: h, from: keel.example.com, to: c@d}"], 7, "alerts.email.from",
+            "expected an email address (containing \"@\"), found \"keel.example.com\""
+        ),
+        (
+            ["alerts:", "  email:", "    host: h", "    from: a@b", "    to:", "      - oncall@example.com", "      - lead"], 12,
+            "alerts.email.to[1]",
+            "expected an email address (containing \"@\"), found \"lead\""
+        ),
+        (
+            ["alerts:", "  email: {host: h, from: a@b, to: oncall}"], 7, "alerts.email.to",
+            "expected an email address (containing \"@\"), found \"oncall\""
+        ),
+        (
+            ["alerts:", "  email: {host: h, from: a@b, to: []}"], 7, "alerts.email.to",
+            "expected a non-empty list of email addresses (or a single address), found a list"
+        ),
+        (
+            ["alerts:", "  email:", "    host: h", "    from: a@b", "    to: c@d", "    security: tls"], 11, "alerts.email.security",
+            "unknown email security \"tls\"; expected one of starttls, none"
+        ),
+        (["alerts:", "  email: {host: h, port: 0, from: a@b, to: c@d}"], 7, "alerts.email.port", "expected an integer from 1 to 65535, found 0"),
+        (["alerts:", "  public_url: keel.example.com"], 7, "alerts.public_url", "expected an http:// or https:// URL, found \"keel.example.com\""),
+        (
+            ["alerts:", "  public_url: ftp://keel.example.com"], 7, "alerts.public_url",
+            "expected an http:// or https:// URL, found \"ftp://keel.example.com\""
+        ),
+        (["alerts:", "  public_url: https:///x"], 7, "alerts.public_url", "expected an http:// or https:// URL, found \"https:///x\""),
+        (
+            ["alerts:", "  public_url: http://keel example.com"], 7, "alerts.public_url",
+            "expected an http:// or https:// URL, found \"http://keel example.com\""
+        ),
+        (
+            ["alerts:", "  webhook: {url: hooks.example.com/keel}"], 7, "alerts.webhook.url",
+            "expected an http:// or https:// URL, found \"hooks.example.com/keel\""
+        ),
+        (
+            ["alerts:", "  telegram: {chat_id: 1, api_base: api.telegram.org}"], 7, "alerts.telegram.api_base",
+            "expected an http:// or https:// URL, found \"api.telegram.org\""
+        ),
+        (["alerts:", "  telegram: {chat_id: ''}"], 7, "alerts.telegram.chat_id", "expected a chat id or @channelusername, found \"\""),
+        (["alerts:", "  slack: true"], 7, "alerts.slack", "expected a mapping of keys to values, found \"true\""),
+        (["ledger:", "  checkpoint_every: 0"], 7, "ledger.checkpoint_every", "expected an integer of at least 1, found 0"),
+        (["ledger:", "  checkpoint_seconds: -5"], 7, "ledger.checkpoint_seconds", "expected an integer of at least 1, found -5"),
+        (["ledger:", "  decision_hours: 3 days"], 7, "ledger.decision_hours", "expected an integer of at least 1, found \"3 days\""),
+        (["ledger:", "  key: ''"], 7, "ledger.key", "expected a path, found \"\""),
+        (["ledger:", "  backup: {remote: /b.git, branch: ''}"], 7, "ledger.backup.branch", "expected a branch name, found \"\""),
+    ])
+    func anInvalidLedgerOrAlertValueIsReportedWhereItIs(extra: [String], line: Int, key: String, message: String) throws {
+        let error = try #require(failure(minimal + extra))
+
+        #expect(error.code == .invalidValue)
+        #expect(error.line == line)
+        #expect(error.key == key)
+        #expect(error.message == message)
+    }
+
+    @Test func aMisspelledChannelIsRejectedWithASuggestion() throws {
+        let error = try #require(failure(minimal + ["alerts:", "  telegarm:", "    chat_id: 1"]))
+
+        #expect(error.code == .unknownKey)
+        #expect(
+            error.description
+                == "keel.yml:7: alerts.telegarm: unknown key; expected one of public_url, telegram, email, slack, webhook (did you mean telegram?)"
+        )
+    }
+
     @Test func aCommandWithoutRunIsMissingItsCommandLine() throws {
         let error = try #require(failure(minimal + ["inspect:", "  checks:", "    - {name: lint}"]))
 
@@ -482,6 +775,43 @@ private let minimal = [
         #expect(config.transcripts == defaults.transcripts)
         #expect(config.tenant == defaults.tenant)
         #expect(config.project == "app")
+        #expect(config.ledger == defaults.ledger)
+        #expect(config.alerts == defaults.alerts)
+    }
+
+    @Test func theTemplatesCommentedOutSectionsParseOnceUncommented() throws {
+        let text = ConfigTemplate.render(agent: .claudeCode, origin: "../origin.git", base: "main", ciCommands: [])
+        // What a person does to turn them on: remove the "# " in front of the section's lines.
+        let headers: Set<String> = ["  # backup:", "  # telegram:", "  # email:", "  # slack:", "  # webhook:"]
+        var inLedgerOrAlerts = false
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            if line == "ledger:" { inLedgerOrAlerts = true }
+            guard inLedgerOrAlerts else { return String(line) }
+            if headers.contains(String(line)) || line.hasPrefix("  #   ") || line.hasPrefix("  # public_url: \"") {
+                return "  " + line.dropFirst(4)
+            }
+            return String(line)
+        }
+        #expect(lines.filter { $0.hasPrefix("    remote:") || $0.hasPrefix("    chat_id:") }.count == 2)
+
+        let config = try KeelConfig.parse(lines.joined(separator: "\n"), file: "keel.yml", baseDirectory: "/srv/app")
+
+        #expect(config.ledger.backup == KeelConfig.LedgerBackupConfig(remote: "/srv/ledger-backup.git", branch: "keel-ledger"))
+        #expect(
+            config.alerts
+                == KeelConfig.Alerts(
+                    publicURL: "https://keel.example.com",
+                    telegram: .init(chatID: "-1001234567890"),
+                    email: .init(
+                        host: "smtp.example.com",
+                        from: "keel@example.com",
+                        to: ["oncall@example.com"],
+                        username: "keel@example.com"
+                    ),
+                    slack: .init(),
+                    webhook: .init(url: "https://hooks.example.com/keel", secretEnv: "KEEL_WEBHOOK_SECRET")
+                )
+        )
     }
 
     @Test func theTemplateQuotesStringsYAMLWouldMisread() throws {
@@ -518,12 +848,18 @@ private let minimal = [
         let keys = [
             "project", "tenant", "sqlite", "origin", "base", "commands", "timeout_seconds", "checks", "kind", "command", "prompt",
             "env", "wall_clock_seconds", "inactivity_seconds", "workers", "lease_seconds", "poll_milliseconds", "breaker_threshold",
-            "initial_seconds", "max_seconds", "jitter", "host", "port", "workspaces", "transcripts",
+            "initial_seconds", "max_seconds", "jitter", "host", "port", "admin_token_env", "workspaces", "transcripts",
+            "key", "checkpoint_every", "checkpoint_seconds", "decision_hours", "backup", "remote", "branch",
+            "public_url", "telegram", "bot_token_env", "chat_id", "api_base", "email", "from", "to", "username", "password_env",
+            "security", "slack", "webhook_url_env", "webhook", "url", "secret_env",
         ]
         for key in keys {
             #expect(text.contains("# \(key): "), "no comment explains \(key)")
         }
-        for section in ["store:", "forge:", "  local:", "ci:", "inspect:", "agent:", "  timeouts:", "scheduler:", "  backoff:", "server:"] {
+        let sections = [
+            "store:", "forge:", "  local:", "ci:", "inspect:", "agent:", "  timeouts:", "scheduler:", "  backoff:", "server:", "ledger:", "alerts:",
+        ]
+        for section in sections {
             #expect(text.contains("\n\(section)\n"), "section \(section) is missing")
         }
     }

@@ -101,6 +101,60 @@ struct ConfigNode {
         return value
     }
 
+    /// The name of an environment variable (`[A-Za-z_][A-Za-z0-9_]*`), as the `*_env` keys hold.
+    ///
+    /// A wrong value is not repeated in the error: it is often the secret itself, pasted where the
+    /// name of its variable belongs, and errors end up in logs.
+    func environmentVariableName() throws(ConfigError) -> String {
+        let what = "the name of an environment variable (letters, digits and _, not starting with a digit)"
+        guard case .scalar(let scalar) = node, !isNull else {
+            throw expected(what)
+        }
+        guard ConfigNode.isEnvironmentVariableName(scalar.string) else {
+            throw error(.invalidValue, "expected \(what), found text that is not one (not shown here: it may be the secret itself)")
+        }
+        return scalar.string
+    }
+
+    static func isEnvironmentVariableName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, first == "_" || ("A"..."Z").contains(first) || ("a"..."z").contains(first) else {
+            return false
+        }
+        return name.unicodeScalars.allSatisfy { $0 == "_" || ("A"..."Z").contains($0) || ("a"..."z").contains($0) || ("0"..."9").contains($0) }
+    }
+
+    /// An `http://` or `https://` URL naming a host, without spaces; with `trimmingTrailingSlashes`,
+    /// trailing slashes are removed so paths can be appended to it.
+    func httpURL(trimmingTrailingSlashes: Bool = false) throws(ConfigError) -> String {
+        let what = "an http:// or https:// URL"
+        guard case .scalar(let scalar) = node, !isNull else {
+            throw expected(what)
+        }
+        var text = scalar.string
+        let lowercased = text.lowercased()
+        guard let scheme = ["http://", "https://"].first(where: { lowercased.hasPrefix($0) }),
+            let hostStart = text.dropFirst(scheme.count).first, hostStart != "/",
+            !text.contains(where: \.isWhitespace)
+        else {
+            throw expected(what)
+        }
+        // The first character after the scheme is not a slash, so this never eats into the host.
+        while trimmingTrailingSlashes, text.hasSuffix("/") {
+            text.removeLast()
+        }
+        return text
+    }
+
+    /// Text containing `@`: an address, or a display name with one (`Keel <keel@example.com>`).
+    func emailAddress() throws(ConfigError) -> String {
+        let what = "an email address (containing \"@\")"
+        let text = try nonEmptyText(what)
+        guard text.contains("@") else {
+            throw expected(what)
+        }
+        return text
+    }
+
     /// One of a fixed set of words, e.g. an agent kind.
     func choice<Choice: RawRepresentable & CaseIterable>(_: Choice.Type, noun: String) throws(ConfigError) -> Choice
     where Choice.RawValue == String {
@@ -128,9 +182,17 @@ struct ConfigNode {
     }
 
     /// This value as a mapping whose keys must all be in `allowed`; `nil` reads as an empty mapping.
-    func mapping(allowed: [String]) throws(ConfigError) -> ConfigMapping {
+    /// A key in `secrets` gets an error saying which `*_env` key to write instead.
+    func mapping(allowed: [String], secrets: [SecretKey] = []) throws(ConfigError) -> ConfigMapping {
         let mapping = try entries()
         for (name, entry) in mapping.ordered where !allowed.contains(name) {
+            if let secret = secrets.first(where: { $0.name == name }) {
+                // The value is not quoted back: it is the secret.
+                let message =
+                    "secrets are never written in keel.yml; put this one in an environment variable"
+                    + " and name the variable with \(secret.envKey), e.g. \(secret.envKey): \(secret.example)"
+                throw ConfigError(code: .unknownKey, file: file, line: entry.keyLine, key: entry.key, message: message)
+            }
             var message = "unknown key; expected one of \(allowed.joined(separator: ", "))"
             if let suggestion = ConfigNode.closest(to: name, in: allowed) {
                 message += " (did you mean \(suggestion)?)"
@@ -191,6 +253,17 @@ struct ConfigNode {
     }
 }
 
+/// A key that would put a secret in `keel.yml` (`password:`), and the `*_env` key that names the
+/// environment variable holding it instead (`password_env:`).
+struct SecretKey {
+    /// The key written by habit, e.g. `password`.
+    let name: String
+    /// The key to write instead, e.g. `password_env`.
+    let envKey: String
+    /// A variable name to show in the message, e.g. `KEEL_SMTP_PASSWORD`.
+    let example: String
+}
+
 /// The entries of one mapping in `keel.yml`, in file order.
 struct ConfigMapping {
     let file: String
@@ -216,12 +289,19 @@ struct ConfigMapping {
     }
 
     /// A sub-mapping that may be left out entirely; its keys must be in `allowed`.
-    func section(_ name: String, allowed: [String]) throws(ConfigError) -> ConfigMapping {
+    func section(_ name: String, allowed: [String], secrets: [SecretKey] = []) throws(ConfigError) -> ConfigMapping {
         guard let value = present(name) else {
             let fullKey = key.isEmpty ? name : "\(key).\(name)"
             return ConfigMapping(file: file, key: fullKey, line: line, ordered: [])
         }
-        return try value.mapping(allowed: allowed)
+        return try value.mapping(allowed: allowed, secrets: secrets)
+    }
+
+    /// A sub-mapping whose presence turns something on (an alert channel, the ledger backup): `nil`
+    /// when absent. Written with no value it is present and empty, so its defaults apply.
+    func optionalSection(_ name: String, allowed: [String], secrets: [SecretKey] = []) throws(ConfigError) -> ConfigMapping? {
+        guard let value = present(name) else { return nil }
+        return try value.mapping(allowed: allowed, secrets: secrets)
     }
 
     private func present(_ name: String) -> ConfigNode? {

@@ -42,6 +42,7 @@ public enum ConfigTemplate {
         let timeouts = KeelConfig.AgentTimeouts()
         let server = KeelConfig.Server()
         let ci = KeelConfig.CI()
+        let ledger = KeelConfig.Ledger()
         let kinds = KeelConfig.AgentKind.allCases.map(\.rawValue).joined(separator: ", ")
 
         var lines: [String] = [
@@ -129,13 +130,109 @@ public enum ConfigTemplate {
             "  host: \(quoted(server.host))",
             "  # port: port to listen on, 0 to 65535 (default: \(server.port)).",
             "  port: \(server.port)",
+            "  # admin_token_env: the NAME of the environment variable holding the token that state-changing requests",
+            "  # (such as a decision on a chain break's page) must present; the token itself never goes in this file",
+            "  # (default: \(server.adminTokenEnv)).",
+            "  admin_token_env: \(server.adminTokenEnv)",
             "",
             "# workspaces: where the workers' clones live (default: \(KeelConfig.DefaultPath.workspaces)).",
             "workspaces: \(quoted(KeelConfig.DefaultPath.workspaces))",
             "# transcripts: where agent transcripts are kept (default: \(KeelConfig.DefaultPath.transcripts)).",
             "transcripts: \(quoted(KeelConfig.DefaultPath.transcripts))",
+            "",
         ]
+        lines += ledgerLines(ledger)
+        lines.append("")
+        lines += alertLines(server: server)
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The `ledger:` section: every key with its default, and the backup commented out, since its
+    /// remote is the user's to choose.
+    private static func ledgerLines(_ ledger: KeelConfig.Ledger) -> [String] {
+        let backup = KeelConfig.LedgerBackupConfig(remote: "../ledger-backup.git")
+        return [
+            "ledger:",
+            "  # The signed audit ledger: every state change, agent run, cost and decision is stamped into a",
+            "  # hash chain; a break in it is detected, alerted and left for a person to decide on.",
+            "  # key: the Ed25519 signing key, created with mode 0600 on first use (default: \(KeelConfig.DefaultPath.ledgerKey)).",
+            "  key: \(quoted(KeelConfig.DefaultPath.ledgerKey))",
+            "  # checkpoint_every: events between two signed checkpoints, from which startup verification resumes,",
+            "  # at least 1 (default: \(ledger.checkpointEvery)).",
+            "  checkpoint_every: \(ledger.checkpointEvery)",
+            "  # checkpoint_seconds: the longest time between two checkpoints, at least 1 (default: \(ledger.checkpointSeconds)).",
+            "  checkpoint_seconds: \(ledger.checkpointSeconds)",
+            "  # decision_hours: how long a person has to decide on a chain break before timeout_no_action is stamped,",
+            "  # at least 1 (default: \(ledger.decisionHours)).",
+            "  decision_hours: \(ledger.decisionHours)",
+            "  # backup: a git repository the ledger is pushed to at each checkpoint, break and decision, and restored",
+            "  # from when the store is empty (default: none). To use one, uncomment these lines:",
+            "  # backup:",
+            "  #   # remote: a path (relative to this file), a URL, or user@host:path (required).",
+            "  #   remote: \(quoted(backup.remote))",
+            "  #   # branch: the branch the ledger is pushed to (default: \(backup.branch)).",
+            "  #   branch: \(backup.branch)",
+        ]
+    }
+
+    /// The `alerts:` section: the link base commented out (its default follows `server:`), and every
+    /// channel commented out with example values, since each needs the user's own chat, server or URL.
+    private static func alertLines(server: KeelConfig.Server) -> [String] {
+        let telegram = KeelConfig.Telegram(chatID: "-1001234567890")
+        let email = KeelConfig.Email(host: "smtp.example.com", from: "keel@example.com", to: ["oncall@example.com"])
+        let securities = KeelConfig.EmailSecurity.allCases.map(\.rawValue).joined(separator: " or ")
+        let slack = KeelConfig.Slack()
+        return [
+            "alerts:",
+            "  # public_url: the base URL people reach this server at, for the links in alerts; set it when Keel",
+            "  # listens on 0.0.0.0 or sits behind a proxy. Starts with http:// or https://",
+            "  # (default: http://<server.host>:<server.port>, here \(KeelConfig.Alerts.defaultPublicURL(for: server))).",
+            "  # public_url: \(quoted("https://keel.example.com"))",
+            "  #",
+            "  # A chain break alerts every channel set up below, with a link to the break's page; with none, breaks",
+            "  # show only in `keel ledger status`. Secrets never go in this file: each *_env key names the",
+            "  # environment variable holding one. To use a channel, uncomment its lines.",
+            "  #",
+            "  # telegram: a Telegram chat, through the Bot API's sendMessage.",
+            "  # telegram:",
+            "  #   # bot_token_env: the variable holding the token BotFather gave the bot (default: \(telegram.botTokenEnv)).",
+            "  #   bot_token_env: \(telegram.botTokenEnv)",
+            "  #   # chat_id: the chat's id, quoted (-100... for groups and channels), or \"@channelusername\" (required).",
+            "  #   chat_id: \(quoted(telegram.chatID))",
+            "  #   # api_base: the Bot API server (default: \(telegram.apiBase)).",
+            "  #   api_base: \(quoted(telegram.apiBase))",
+            "  #",
+            "  # email: a plain-text email through an SMTP server.",
+            "  # email:",
+            "  #   # host: the SMTP server (required).",
+            "  #   host: \(email.host)",
+            "  #   # port: the SMTP port, 1 to 65535: 587 for submission, 25 for a relay (default: \(email.port)).",
+            "  #   port: \(email.port)",
+            "  #   # from: the sender's address (required).",
+            "  #   from: \(email.from)",
+            "  #   # to: the recipients, a list or a single address (required).",
+            "  #   to: [\(email.to.joined(separator: ", "))]",
+            "  #   # username: the user to log in as (default: none, send without logging in).",
+            "  #   username: \(email.from)",
+            "  #   # password_env: the variable holding the password, read only when username is set (default: \(email.passwordEnv)).",
+            "  #   password_env: \(email.passwordEnv)",
+            "  #   # security: \(securities): starttls requires an encrypted session; none is plain TCP, only for",
+            "  #   # a relay on a trusted network (default: \(email.security.rawValue)).",
+            "  #   security: \(email.security.rawValue)",
+            "  #",
+            "  # slack: a Slack channel, through an incoming webhook.",
+            "  # slack:",
+            "  #   # webhook_url_env: the variable holding the webhook's URL, itself a secret (default: \(slack.webhookURLEnv)).",
+            "  #   webhook_url_env: \(slack.webhookURLEnv)",
+            "  #",
+            "  # webhook: alerts posted as JSON to any HTTP endpoint.",
+            "  # webhook:",
+            "  #   # url: where to post, http:// or https:// (required).",
+            "  #   url: \(quoted("https://hooks.example.com/keel"))",
+            "  #   # secret_env: the variable holding a secret; with one, each request carries",
+            "  #   # X-Keel-Signature: sha256=<HMAC-SHA256 of the body> (default: none, unsigned).",
+            "  #   secret_env: KEEL_WEBHOOK_SECRET",
+        ]
     }
 
     /// The `command` and `prompt` lines for one agent kind, with the comments that explain them.

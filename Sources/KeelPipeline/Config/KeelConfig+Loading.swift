@@ -57,6 +57,7 @@ private struct ConfigReader {
     func config(from root: ConfigNode) throws(ConfigError) -> KeelConfig {
         let top = try root.mapping(allowed: [
             "project", "tenant", "store", "forge", "ci", "inspect", "agent", "scheduler", "server", "workspaces", "transcripts",
+            "ledger", "alerts",
         ])
         let project = try top.optional("project")?.nonEmptyText("a project name") ?? ConfigPath.lastComponent(of: base)
         let tenant = try top.optional("tenant")?.nonEmptyText("a tenant name") ?? "default"
@@ -71,6 +72,8 @@ private struct ConfigReader {
         let agent = try self.agent(top)
         let scheduler = try self.scheduler(top)
         let server = try self.server(top)
+        let ledger = try self.ledger(top)
+        let alerts = try self.alerts(top, server: server)
 
         return KeelConfig(
             project: project,
@@ -83,7 +86,9 @@ private struct ConfigReader {
             scheduler: scheduler,
             server: server,
             workspaces: try path(top.optional("workspaces"), default: KeelConfig.DefaultPath.workspaces),
-            transcripts: try path(top.optional("transcripts"), default: KeelConfig.DefaultPath.transcripts)
+            transcripts: try path(top.optional("transcripts"), default: KeelConfig.DefaultPath.transcripts),
+            ledger: ledger,
+            alerts: alerts
         )
     }
 
@@ -180,12 +185,128 @@ private struct ConfigReader {
     }
 
     private func server(_ top: ConfigMapping) throws(ConfigError) -> KeelConfig.Server {
-        let section = try top.section("server", allowed: ["host", "port"])
+        let section = try top.section(
+            "server",
+            allowed: ["host", "port", "admin_token_env"],
+            secrets: [SecretKey(name: "admin_token", envKey: "admin_token_env", example: "KEEL_ADMIN_TOKEN")]
+        )
         let defaults = KeelConfig.Server()
         return KeelConfig.Server(
             host: try section.optional("host")?.nonEmptyText("a host name or address") ?? defaults.host,
-            port: try section.optional("port")?.integer(in: 0...65535) ?? defaults.port
+            port: try section.optional("port")?.integer(in: 0...65535) ?? defaults.port,
+            adminTokenEnv: try section.optional("admin_token_env")?.environmentVariableName() ?? defaults.adminTokenEnv
         )
+    }
+
+    private func ledger(_ top: ConfigMapping) throws(ConfigError) -> KeelConfig.Ledger {
+        let section = try top.section("ledger", allowed: ["key", "checkpoint_every", "checkpoint_seconds", "decision_hours", "backup"])
+        let defaults = KeelConfig.Ledger()
+
+        var backup: KeelConfig.LedgerBackupConfig?
+        if let backupSection = try section.optionalSection("backup", allowed: ["remote", "branch"]) {
+            let expectedRemote = "the path, URL or user@host:path of the git repository the ledger is backed up to"
+            let remoteText = try backupSection.required("remote", expectedRemote).nonEmptyText(expectedRemote)
+            // Only a path can be made relative to keel.yml; git addresses pass through untouched.
+            let remote = ConfigPath.isRemoteAddress(remoteText) ? remoteText : ConfigPath.resolve(remoteText, against: base)
+            let branch = try backupSection.optional("branch")?.nonEmptyText("a branch name") ?? KeelConfig.LedgerBackupConfig(remote: remote).branch
+            backup = KeelConfig.LedgerBackupConfig(remote: remote, branch: branch)
+        }
+
+        return KeelConfig.Ledger(
+            key: try path(section.optional("key"), default: KeelConfig.DefaultPath.ledgerKey),
+            checkpointEvery: try section.optional("checkpoint_every")?.integer(in: 1...Int.max) ?? defaults.checkpointEvery,
+            checkpointSeconds: try section.optional("checkpoint_seconds")?.integer(in: 1...Int.max) ?? defaults.checkpointSeconds,
+            decisionHours: try section.optional("decision_hours")?.integer(in: 1...Int.max) ?? defaults.decisionHours,
+            backup: backup
+        )
+    }
+
+    private func alerts(_ top: ConfigMapping, server: KeelConfig.Server) throws(ConfigError) -> KeelConfig.Alerts {
+        let section = try top.section("alerts", allowed: ["public_url", "telegram", "email", "slack", "webhook"])
+        let publicURL =
+            try section.optional("public_url")?.httpURL(trimmingTrailingSlashes: true) ?? KeelConfig.Alerts.defaultPublicURL(for: server)
+
+        var telegram: KeelConfig.Telegram?
+        if let fields = try section.optionalSection(
+            "telegram",
+            allowed: ["bot_token_env", "chat_id", "api_base"],
+            secrets: [SecretKey(name: "bot_token", envKey: "bot_token_env", example: "KEEL_TELEGRAM_BOT_TOKEN")]
+        ) {
+            let expectedChat = "the chat to alert: its id, e.g. chat_id: \"-1001234567890\", or \"@channelusername\""
+            let chatID = try fields.required("chat_id", expectedChat).nonEmptyText("a chat id or @channelusername")
+            let defaults = KeelConfig.Telegram(chatID: chatID)
+            telegram = KeelConfig.Telegram(
+                botTokenEnv: try fields.optional("bot_token_env")?.environmentVariableName() ?? defaults.botTokenEnv,
+                chatID: chatID,
+                apiBase: try fields.optional("api_base")?.httpURL(trimmingTrailingSlashes: true) ?? defaults.apiBase
+            )
+        }
+
+        var email: KeelConfig.Email?
+        if let fields = try section.optionalSection(
+            "email",
+            allowed: ["host", "port", "from", "to", "username", "password_env", "security"],
+            secrets: [SecretKey(name: "password", envKey: "password_env", example: "KEEL_SMTP_PASSWORD")]
+        ) {
+            let host = try fields.required("host", "the SMTP server, e.g. host: smtp.example.com").nonEmptyText("a host name or address")
+            let from = try fields.required("from", "the sender's address, e.g. from: keel@example.com").emailAddress()
+            let to = try recipients(fields.required("to", "the addresses to alert, e.g. to: [oncall@example.com]"))
+            let defaults = KeelConfig.Email(host: host, from: from, to: to)
+            email = KeelConfig.Email(
+                host: host,
+                port: try fields.optional("port")?.integer(in: 1...65535) ?? defaults.port,
+                from: from,
+                to: to,
+                username: try fields.optional("username")?.nonEmptyText("a user name"),
+                passwordEnv: try fields.optional("password_env")?.environmentVariableName() ?? defaults.passwordEnv,
+                security: try fields.optional("security")?.choice(KeelConfig.EmailSecurity.self, noun: "email security") ?? defaults.security
+            )
+        }
+
+        var slack: KeelConfig.Slack?
+        if let fields = try section.optionalSection(
+            "slack",
+            allowed: ["webhook_url_env"],
+            secrets: [SecretKey(name: "webhook_url", envKey: "webhook_url_env", example: "KEEL_SLACK_WEBHOOK_URL")]
+        ) {
+            let defaults = KeelConfig.Slack()
+            slack = KeelConfig.Slack(
+                webhookURLEnv: try fields.optional("webhook_url_env")?.environmentVariableName() ?? defaults.webhookURLEnv
+            )
+        }
+
+        var webhook: KeelConfig.Webhook?
+        if let fields = try section.optionalSection(
+            "webhook",
+            allowed: ["url", "secret_env"],
+            secrets: [SecretKey(name: "secret", envKey: "secret_env", example: "KEEL_WEBHOOK_SECRET")]
+        ) {
+            webhook = KeelConfig.Webhook(
+                url: try fields.required("url", "where to post alerts, e.g. url: https://hooks.example.com/keel").httpURL(),
+                secretEnv: try fields.optional("secret_env")?.environmentVariableName()
+            )
+        }
+
+        return KeelConfig.Alerts(publicURL: publicURL, telegram: telegram, email: email, slack: slack, webhook: webhook)
+    }
+
+    /// `alerts.email.to`: a list of addresses, or one address written as a string.
+    private func recipients(_ node: ConfigNode) throws(ConfigError) -> [String] {
+        let shape = "a non-empty list of email addresses (or a single address)"
+        switch node.node {
+        case .scalar where !node.isNull:
+            return [try node.emailAddress()]
+        case .sequence:
+            let items = try node.items()
+            guard !items.isEmpty else { throw node.expected(shape) }
+            var addresses: [String] = []
+            for item in items {
+                addresses.append(try item.emailAddress())
+            }
+            return addresses
+        default:
+            throw node.expected(shape)
+        }
     }
 
     /// `ci.commands` / `inspect.checks`: strings named after themselves, or `{name, run}` mappings.
@@ -267,6 +388,19 @@ enum ConfigPath {
             }
         }
         return "/" + components.joined(separator: "/")
+    }
+
+    /// `true` for a git remote that is not a local path: a URL (`ssh://`, `https://`, `file://`) or an
+    /// scp-style address (`git@host:path`), which git reads as ssh.
+    static func isRemoteAddress(_ text: String) -> Bool {
+        if text.contains("://") {
+            return true
+        }
+        // scp-style: `user@host:` before any slash, so `./a@b:c` and `/srv/x@y:z` stay paths.
+        guard let colon = text.firstIndex(of: ":") else { return false }
+        let userAndHost = text[..<colon]
+        guard !userAndHost.contains("/"), let at = userAndHost.firstIndex(of: "@") else { return false }
+        return at != userAndHost.startIndex && userAndHost.index(after: at) != userAndHost.endIndex
     }
 
     /// The directory holding `path` (absolute).

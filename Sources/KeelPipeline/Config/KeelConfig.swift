@@ -7,6 +7,7 @@
 /// let config = try KeelConfig.load(path: "keel.yml")
 /// print(config.forge.local.origin)   // /home/me/origin.git
 /// print(config.scheduler.workers)    // 2
+/// print(config.alerts.publicURL)      // http://127.0.0.1:8765
 /// ```
 ///
 /// `ConfigTemplate.render(agent:origin:base:ciCommands:)` writes the commented file that
@@ -34,8 +35,17 @@ public struct KeelConfig: Sendable, Equatable {
     public var workspaces: String
     /// Absolute path of the directory holding agent transcripts.
     public var transcripts: String
+    /// The signed audit ledger: its key, checkpoints, break decisions and backup.
+    public var ledger: Ledger
+    /// Where chain-break alerts go, and the base of the links they carry.
+    public var alerts: Alerts
 
     /// Creates a configuration from already-resolved values; paths should be absolute.
+    ///
+    /// A `nil` `ledger` takes the defaults with the signing key at `ledger/signing-key.json` beside the
+    /// store's database (for the default store, the path an omitted `ledger.key` resolves to), so a
+    /// configuration built in code never writes a key relative to the working directory. A `nil`
+    /// `alerts` takes the defaults with ``Alerts/publicURL`` derived from `server`.
     public init(
         project: String,
         tenant: String = "default",
@@ -47,7 +57,9 @@ public struct KeelConfig: Sendable, Equatable {
         scheduler: Scheduler = Scheduler(),
         server: Server = Server(),
         workspaces: String,
-        transcripts: String
+        transcripts: String,
+        ledger: Ledger? = nil,
+        alerts: Alerts? = nil
     ) {
         self.project = project
         self.tenant = tenant
@@ -60,6 +72,14 @@ public struct KeelConfig: Sendable, Equatable {
         self.server = server
         self.workspaces = workspaces
         self.transcripts = transcripts
+        if let ledger {
+            self.ledger = ledger
+        } else if store.sqlite.hasPrefix("/") {
+            self.ledger = Ledger(key: ConfigPath.resolve("ledger/signing-key.json", against: ConfigPath.parent(of: store.sqlite)))
+        } else {
+            self.ledger = Ledger()
+        }
+        self.alerts = alerts ?? Alerts(publicURL: Alerts.defaultPublicURL(for: server))
     }
 }
 
@@ -264,11 +284,208 @@ extension KeelConfig {
         public var host: String
         /// Port to listen on, 0...65535, 0 picks a free one (`port`, default 8765).
         public var port: Int
+        /// The name of the environment variable holding the token that state-changing HTTP requests
+        /// (such as a decision on a chain break's page) must present (`admin_token_env`, default `KEEL_ADMIN_TOKEN`).
+        public var adminTokenEnv: String
 
         /// Creates server settings; the defaults are those of an omitted section.
-        public init(host: String = "127.0.0.1", port: Int = 8765) {
+        public init(host: String = "127.0.0.1", port: Int = 8765, adminTokenEnv: String = "KEEL_ADMIN_TOKEN") {
             self.host = host
             self.port = port
+            self.adminTokenEnv = adminTokenEnv
+        }
+    }
+
+    /// The signed audit ledger (`ledger:`).
+    ///
+    /// ```swift
+    /// let ledger = KeelConfig.Ledger(key: "/srv/app/.keel/ledger/signing-key.json", checkpointEvery: 500)
+    /// ```
+    public struct Ledger: Sendable, Equatable {
+        /// Path of the Ed25519 signing key, created with mode 0600 on first use (`key`, default
+        /// `.keel/ledger/signing-key.json`; absolute once loaded from `keel.yml`).
+        public var key: String
+        /// Events between two signed checkpoints, at least 1 (`checkpoint_every`, default 1000).
+        public var checkpointEvery: Int
+        /// The longest time between two checkpoints, in seconds, at least 1 (`checkpoint_seconds`, default 3600).
+        public var checkpointSeconds: Int
+        /// How long a person has to decide on a chain break before `timeout_no_action` is stamped,
+        /// in hours, at least 1 (`decision_hours`, default 72).
+        public var decisionHours: Int
+        /// The git repository the ledger is copied to (`backup`); `nil`, the default, means no backup.
+        public var backup: LedgerBackupConfig?
+
+        /// Creates ledger settings; the defaults are those of an omitted section (the default `key` is
+        /// relative: pass an absolute path, as loading does).
+        public init(
+            key: String = ".keel/ledger/signing-key.json",
+            checkpointEvery: Int = 1000,
+            checkpointSeconds: Int = 3600,
+            decisionHours: Int = 72,
+            backup: LedgerBackupConfig? = nil
+        ) {
+            self.key = key
+            self.checkpointEvery = checkpointEvery
+            self.checkpointSeconds = checkpointSeconds
+            self.decisionHours = decisionHours
+            self.backup = backup
+        }
+    }
+
+    /// Where the ledger is backed up (`ledger.backup`).
+    ///
+    /// ```swift
+    /// let backup = KeelConfig.LedgerBackupConfig(remote: "git@backup.example.com:keel/ledger.git")
+    /// ```
+    public struct LedgerBackupConfig: Sendable, Equatable {
+        /// Absolute path of the repository, or a URL (containing `://`) or scp-style address
+        /// (`user@host:path`) kept exactly as written (`remote`, required in the section).
+        public var remote: String
+        /// The branch the ledger is pushed to (`branch`, default `keel-ledger`).
+        public var branch: String
+
+        /// Creates backup settings; `remote` should be an absolute path, a URL or an scp-style address.
+        public init(remote: String, branch: String = "keel-ledger") {
+            self.remote = remote
+            self.branch = branch
+        }
+    }
+
+    /// Where alerts about chain breaks go (`alerts:`). Each channel is optional; every configured one
+    /// is alerted. Secrets are not part of the configuration: each `...Env` property names the
+    /// environment variable that holds one.
+    ///
+    /// ```swift
+    /// let alerts = KeelConfig.Alerts(
+    ///     publicURL: "https://keel.example.com",
+    ///     slack: KeelConfig.Slack()
+    /// )
+    /// ```
+    public struct Alerts: Sendable, Equatable {
+        /// The base URL of Keel's server as people reach it, for the links in alerts; starts with
+        /// `http://` or `https://`, no trailing slash (`public_url`, default `http://<server.host>:<server.port>`).
+        public var publicURL: String
+        /// A Telegram chat (`telegram`), or `nil`.
+        public var telegram: Telegram?
+        /// Email through an SMTP server (`email`), or `nil`.
+        public var email: Email?
+        /// A Slack incoming webhook (`slack`), or `nil`.
+        public var slack: Slack?
+        /// A generic HTTP webhook (`webhook`), or `nil`.
+        public var webhook: Webhook?
+
+        /// Creates alert settings; the defaults are those of an omitted section with the default server.
+        public init(
+            publicURL: String = "http://127.0.0.1:8765",
+            telegram: Telegram? = nil,
+            email: Email? = nil,
+            slack: Slack? = nil,
+            webhook: Webhook? = nil
+        ) {
+            self.publicURL = publicURL
+            self.telegram = telegram
+            self.email = email
+            self.slack = slack
+            self.webhook = webhook
+        }
+
+        /// The `public_url` used when none is written: `http://<host>:<port>` of `server`, with an IPv6
+        /// address in brackets.
+        ///
+        /// With `port` 0 the server picks its port at start, which this cannot know: set `public_url` then.
+        public static func defaultPublicURL(for server: Server) -> String {
+            let host = server.host.contains(":") && !server.host.hasPrefix("[") ? "[\(server.host)]" : server.host
+            return "http://\(host):\(server.port)"
+        }
+    }
+
+    /// Alerts to a Telegram chat through the Bot API (`alerts.telegram`).
+    public struct Telegram: Sendable, Equatable {
+        /// The name of the environment variable holding the bot's token (`bot_token_env`, default `KEEL_TELEGRAM_BOT_TOKEN`).
+        public var botTokenEnv: String
+        /// The chat: a numeric id (`-100…` for groups and channels) or `@channelusername`, as text (`chat_id`, required).
+        public var chatID: String
+        /// The Bot API server, without a trailing slash (`api_base`, default `https://api.telegram.org`).
+        public var apiBase: String
+
+        /// Creates Telegram settings.
+        public init(botTokenEnv: String = "KEEL_TELEGRAM_BOT_TOKEN", chatID: String, apiBase: String = "https://api.telegram.org") {
+            self.botTokenEnv = botTokenEnv
+            self.chatID = chatID
+            self.apiBase = apiBase
+        }
+    }
+
+    /// How the connection to the SMTP server is protected (`alerts.email.security`).
+    public enum EmailSecurity: String, Sendable, Equatable, CaseIterable {
+        /// STARTTLS, required: the session stops if the server does not offer it.
+        case startTLS = "starttls"
+        /// Plain TCP: only for a relay on a trusted network.
+        case none
+    }
+
+    /// Alerts by email through an SMTP server (`alerts.email`).
+    public struct Email: Sendable, Equatable {
+        /// The SMTP server (`host`, required).
+        public var host: String
+        /// The SMTP port, 1...65535 (`port`, default 587).
+        public var port: Int
+        /// The sender address, containing `@` (`from`, required).
+        public var from: String
+        /// The recipients, at least one, each containing `@` (`to`, required).
+        public var to: [String]
+        /// The user to authenticate as (`username`); `nil`, the default, sends without authenticating.
+        public var username: String?
+        /// The name of the environment variable holding the password, read only when `username` is set
+        /// (`password_env`, default `KEEL_SMTP_PASSWORD`).
+        public var passwordEnv: String
+        /// How the connection is protected (`security`, default `starttls`).
+        public var security: EmailSecurity
+
+        /// Creates email settings.
+        public init(
+            host: String,
+            port: Int = 587,
+            from: String,
+            to: [String],
+            username: String? = nil,
+            passwordEnv: String = "KEEL_SMTP_PASSWORD",
+            security: EmailSecurity = .startTLS
+        ) {
+            self.host = host
+            self.port = port
+            self.from = from
+            self.to = to
+            self.username = username
+            self.passwordEnv = passwordEnv
+            self.security = security
+        }
+    }
+
+    /// Alerts to a Slack incoming webhook (`alerts.slack`).
+    public struct Slack: Sendable, Equatable {
+        /// The name of the environment variable holding the webhook URL, which is itself a secret
+        /// (`webhook_url_env`, default `KEEL_SLACK_WEBHOOK_URL`).
+        public var webhookURLEnv: String
+
+        /// Creates Slack settings; the default is that of `slack: {}`.
+        public init(webhookURLEnv: String = "KEEL_SLACK_WEBHOOK_URL") {
+            self.webhookURLEnv = webhookURLEnv
+        }
+    }
+
+    /// Alerts posted as JSON to any HTTP endpoint (`alerts.webhook`).
+    public struct Webhook: Sendable, Equatable {
+        /// Where to post, starting with `http://` or `https://` (`url`, required).
+        public var url: String
+        /// The name of the environment variable holding the secret the body is signed with (HMAC);
+        /// `nil`, the default, sends unsigned (`secret_env`).
+        public var secretEnv: String?
+
+        /// Creates webhook settings.
+        public init(url: String, secretEnv: String? = nil) {
+            self.url = url
+            self.secretEnv = secretEnv
         }
     }
 }
@@ -279,5 +496,6 @@ extension KeelConfig {
         static let sqlite = ".keel/keel.sqlite"
         static let workspaces = ".keel/workspaces"
         static let transcripts = ".keel/transcripts"
+        static let ledgerKey = ".keel/ledger/signing-key.json"
     }
 }

@@ -1,0 +1,289 @@
+import Foundation
+public import KeelCore
+public import KeelLedger
+public import KeelStore
+
+/// Keeps the audit ledger honest around the store: verifies it at startup (from the last signed
+/// checkpoint, so startup cost does not grow with the ledger) and in full on request, compares it
+/// with its backup, restores a cold start from the backup, alerts people about breaks, stamps
+/// timeouts, and pushes the backup at checkpoints, breaks and decisions.
+public actor LedgerService {
+    /// What a verification found.
+    public struct Verification: Sendable {
+        /// Events read.
+        public var checked: Int
+        /// Every problem found, including ones already known.
+        public var found: [DetectedBreak]
+        /// The breaks this verification recorded for the first time.
+        public var newBreaks: [LedgerBreakRecord]
+        /// The seq verification started after (0 for a full verify).
+        public var from: Int64
+        public var restored: Int
+    }
+
+    let store: any LedgerStore
+    let signer: SigningIdentity
+    let backup: LedgerBackup?
+    let alerts: AlertDispatcher?
+    let publicURL: String
+    let clock: any WallClock
+    let events: PipelineEventSink
+    /// What the backup was last brought up to: (events, breaks fingerprint).
+    var lastBackup: (count: Int64, breaks: String)?
+
+    public init(
+        store: any LedgerStore, signer: SigningIdentity, backup: LedgerBackup?, alerts: AlertDispatcher?, publicURL: String,
+        clock: any WallClock, events: PipelineEventSink
+    ) {
+        self.store = store
+        self.signer = signer
+        self.backup = backup
+        self.alerts = alerts
+        self.publicURL = publicURL
+        self.clock = clock
+        self.events = events
+    }
+
+    // MARK: Startup
+
+    /// Restores an empty store from the backup, verifies from the last checkpoint, compares with
+    /// the backup, stamps due timeouts, alerts, and backs up.
+    @discardableResult
+    public func startup() async throws -> Verification {
+        var restored = 0
+        if try await store.ledgerCount() == 0, let backup {
+            let snapshot = try await backup.restore()
+            if !snapshot.events.isEmpty {
+                let breaks = try snapshot.breaks.map { try JSONDecoder.timestamps.decode([LedgerBreakRecord].self, from: $0) } ?? []
+                try await store.importLedger(events: snapshot.events, breaks: breaks)
+                restored = snapshot.events.count
+                note("restored \(restored) ledger events and \(breaks.count) breaks from the backup \(backup.remote)")
+            }
+        }
+        var verification = try await verifyIncrementally()
+        verification.restored = restored
+        let compared = try await compareWithBackup()
+        verification.found += compared
+        verification.newBreaks += try await store.recordBreaks(compared, now: clock.now())
+        await tick()
+        return verification
+    }
+
+    /// Verifies the events after the last checkpoint (all of them when there is none).
+    public func verifyIncrementally() async throws -> Verification {
+        let keys = try await knownKeys()
+        guard let checkpoint = try await store.lastCheckpoint() else { return try await verifyAll() }
+        var found: [DetectedBreak] = []
+        let after = try await store.ledgerEvents(after: checkpoint.seq, limit: nil)
+        do {
+            let stamp = try Stamp.parse(checkpoint.event)
+            guard let key = keys[stamp.agentID] else {
+                found.append(
+                    DetectedBreak(
+                        seq: checkpoint.seq, kind: "unknown_key", expected: signer.agentID, found: stamp.agentID,
+                        message: "the checkpoint at seq \(checkpoint.seq) is signed by a key this ledger does not know"))
+                return try await record(found, checked: 1, from: checkpoint.seq)
+            }
+            if !stamp.isSigned(by: key) || stamp.hash != checkpoint.hash {
+                // A checkpoint that cannot be trusted cannot shorten verification.
+                return try await verifyAll()
+            }
+            if let record = Checkpoint.Record(payload: stamp.payload), record.size != checkpoint.seq - 1 {
+                found.append(
+                    DetectedBreak(
+                        seq: checkpoint.seq, kind: "seq_gap", expected: String(checkpoint.seq - 1), found: String(record.size),
+                        message: "the checkpoint at seq \(checkpoint.seq) records \(record.size) events before it"))
+            }
+            let verifier = ChainVerifier(identity: key)
+            let report = await verifier.verify(
+                texts: after.map(\.event), from: Checkpoint(trusting: stamp, at: Int(checkpoint.seq - 1), signer: key))
+            found += report.breaks.map(Self.detected)
+        } catch {
+            return try await verifyAll()
+        }
+        return try await record(found, checked: after.count + 1, from: checkpoint.seq)
+    }
+
+    /// The full check of every event, using every core (`keel ledger verify`).
+    public func verifyAll() async throws -> Verification {
+        let all = try await store.ledgerEvents(after: 0, limit: nil)
+        let identity = try await genesisKey(firstEvent: all.first)
+        let report = await ChainVerifier(identity: identity).verify(texts: all.map(\.event))
+        var found = report.breaks.map(Self.detected)
+        // Rows whose stored hash no longer matches their text (the verifier reads the texts).
+        for event in all {
+            if let stamp = try? Stamp.parse(event.event), stamp.hash != event.hash {
+                found.append(
+                    DetectedBreak(
+                        seq: event.seq, kind: "hash_mismatch", expected: event.hash, found: stamp.hash,
+                        message: "event \(event.seq) does not hash to the hash stored with it: its text was changed after it was written"))
+            }
+        }
+        return try await record(found, checked: all.count, from: 0)
+    }
+
+    /// Truncation or rollback against the backup: the backup holds more events than the store, or
+    /// a different event at the backup's head.
+    public func compareWithBackup() async throws -> [DetectedBreak] {
+        guard let backup, let head = try await backup.fetchHead() else { return [] }
+        let count = try await store.ledgerCount()
+        if head.size > count {
+            return [
+                DetectedBreak(
+                    seq: count + 1, kind: "truncation", expected: "\(head.size) events (backup head \(head.headHash.prefix(16)))",
+                    found: "\(count) events",
+                    message: "the store holds \(count) events but its backup holds \(head.size): events were removed or the store was rolled back")
+            ]
+        }
+        guard head.size > 0 else { return [] }
+        let local = try await store.ledgerEvents(after: head.size - 1, limit: 1).first
+        if let local, local.hash != head.headHash {
+            return [
+                DetectedBreak(
+                    seq: head.size, kind: "rollback", expected: head.headHash, found: local.hash,
+                    message: "event \(head.size) differs from the backed-up one: the store's history was rewritten or rolled back and rebuilt")
+            ]
+        }
+        return []
+    }
+
+    // MARK: Running
+
+    /// The periodic duties of `keel run`: stamp timeouts, alert about new breaks, back up when due.
+    public func tick() async {
+        do {
+            for timedOut in try await store.stampTimeouts(now: clock.now()) {
+                note("break #\(timedOut.id) had no decision by its deadline: timeout_no_action stamped; the chain stays broken_declared")
+            }
+            try await alertPending()
+            try await backupIfDue()
+        } catch {
+            events.emit(.warning(itemID: nil, message: "ledger: \(error)", at: clock.now()))
+        }
+    }
+
+    /// Sends every break that has not been alerted to every channel, then marks it.
+    public func alertPending() async throws {
+        let pending = try await store.ledgerBreaks().filter { $0.alertedAt == nil && $0.decision == nil }
+        guard !pending.isEmpty else { return }
+        guard let alerts else {
+            // No channel configured: the break is on the page and in `keel ledger status`.
+            try await store.markAlerted(pending.map(\.id), now: clock.now())
+            return
+        }
+        var delivered: [Int64] = []
+        for b in pending {
+            let results = await alerts.dispatch(alert(for: b))
+            if results.contains(where: \.isDelivered) || results.isEmpty { delivered.append(b.id) }
+            for failure in results where !failure.isDelivered {
+                events.emit(.warning(itemID: nil, message: "ledger: alert for break #\(b.id) via \(failure.channel) failed: \(failure.error.map { "\($0)" } ?? "unknown")", at: clock.now()))
+            }
+        }
+        try await store.markAlerted(delivered, now: clock.now())
+    }
+
+    /// The alert a person receives for a break: what, where, expected vs found, the deadline and a link.
+    public func alert(for b: LedgerBreakRecord) -> Alert {
+        Alert(
+            event: "chain_break_detected",
+            title: "Keel audit ledger: break #\(b.id) (\(b.kind))",
+            body: "\(b.message)\nDecide by \(Timestamp.text(b.deadline)): validate, ignore or reject.",
+            link: "\(publicURL)/breaks/\(b.id)",
+            severity: .critical,
+            fields: [
+                ("break", "#\(b.id)"), ("kind", b.kind), ("at seq", b.seq.map(String.init) ?? "the whole ledger"),
+                ("expected", b.expected), ("found", b.found), ("deadline", Timestamp.text(b.deadline)),
+            ])
+    }
+
+    /// Pushes the backup when the ledger passed a checkpoint or the breaks changed since the last push.
+    public func backupIfDue() async throws {
+        guard backup != nil else { return }
+        let breaks = try await store.ledgerBreaks()
+        let fingerprint = breaks.map { "\($0.id):\($0.decision ?? "-"):\($0.timeoutSeq ?? 0)" }.joined(separator: ",")
+        let checkpointSeq = try await store.lastCheckpoint()?.seq ?? 0
+        if let last = lastBackup, last.breaks == fingerprint, checkpointSeq <= last.count { return }
+        try await backupNow()
+    }
+
+    /// Brings the backup up to the store now.
+    public func backupNow() async throws {
+        guard let backup else { return }
+        let count = try await store.ledgerCount()
+        guard count > 0, let head = try await store.ledgerEvents(after: count - 1, limit: 1).first else { return }
+        let breaks = try await store.ledgerBreaks()
+        let store = self.store
+        do {
+            try await backup.push(
+                head: LedgerBackup.Head(size: count, headHash: head.hash), breaks: try JSONEncoder.timestamps.encode(breaks),
+                identity: Data(try signer.document.encoded())
+            ) { after in try await store.ledgerEvents(after: after, limit: Int(count - after)).map(\.event) }
+        } catch let error as LedgerBackupError where error.code == .ahead {
+            // The backup knows more than the store: that is a break, not a reason to overwrite it.
+            _ = try await store.recordBreaks(try await compareWithBackup(), now: clock.now())
+            throw error
+        }
+        lastBackup = (count, breaks.map { "\($0.id):\($0.decision ?? "-"):\($0.timeoutSeq ?? 0)" }.joined(separator: ","))
+    }
+
+    // MARK: Helpers
+
+    func record(_ found: [DetectedBreak], checked: Int, from: Int64) async throws -> Verification {
+        let new = try await store.recordBreaks(found, now: clock.now())
+        for b in new { note("break #\(b.id) detected (\(b.kind) at seq \(b.seq.map(String.init) ?? "-")): \(b.message)") }
+        return Verification(checked: checked, found: found, newBreaks: new, from: from, restored: 0)
+    }
+
+    /// Every key the chain has used, by agent id: the current one and each rotation's old one.
+    func knownKeys() async throws -> [String: AgentKey] {
+        var keys = [signer.agentID: signer.key]
+        for event in try await store.ledgerEvents(after: 0, limit: nil) where event.kind == KeyRotation.eventType {
+            if let stamp = try? Stamp.parse(event.event), let rotation = try? KeyRotation(payload: stamp.payload) {
+                keys[rotation.previous.agentID] = rotation.previous
+                keys[rotation.next.agentID] = rotation.next
+            }
+        }
+        return keys
+    }
+
+    /// The key that started the chain: the first rotation's old key, or the current key.
+    func genesisKey(firstEvent: LedgerEventRecord?) async throws -> AgentKey {
+        guard let first = firstEvent, let stamp = try? Stamp.parse(first.event) else { return signer.key }
+        return try await knownKeys()[stamp.agentID] ?? signer.key
+    }
+
+    func note(_ message: String) {
+        events.emit(.warning(itemID: nil, message: "ledger: " + message, at: clock.now()))
+    }
+
+    static func detected(_ b: ChainBreak) -> DetectedBreak {
+        DetectedBreak(seq: b.seq ?? Int64(b.index + 1), kind: b.kind.rawValue, expected: b.expected, found: b.found, message: b.message)
+    }
+}
+
+extension JSONEncoder {
+    /// ISO 8601 dates and sorted keys: the form of every JSON file Keel writes for people and backups.
+    static var timestamps: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.text(date))
+        }
+        return encoder
+    }
+}
+
+extension JSONDecoder {
+    static var timestamps: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = Timestamp.date(text) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an ISO 8601 timestamp: \(text)"))
+            }
+            return date
+        }
+        return decoder
+    }
+}

@@ -1,0 +1,186 @@
+import AsyncHTTPClient
+import Foundation
+import KeelCore
+import KeelGit
+import KeelLedger
+import KeelPipeline
+import KeelStore
+import KeelTestSupport
+import Testing
+
+/// The tamper suite around a running ledger: what startup, full verification and the backup catch.
+@Suite struct LedgerServiceTests {
+    let tmp: TemporaryDirectory
+    let clock = ManualWallClock()
+    let signer = SigningIdentity.generate(createdAt: 1_790_000_000)
+
+    init() throws { tmp = try TemporaryDirectory(prefix: "keel-ledger-svc") }
+
+    func store(_ name: String = "keel.sqlite", every: Int64 = 1000) throws -> SQLiteStore {
+        try SQLiteStore(path: tmp.path(name), ledger: LedgerSettings(signer: signer, checkpointEvery: every))
+    }
+
+    func service(_ store: SQLiteStore, backup: LedgerBackup? = nil, alerts: AlertDispatcher? = nil) -> LedgerService {
+        LedgerService(store: store, signer: signer, backup: backup, alerts: alerts, publicURL: "http://keel.test", clock: clock, events: .none)
+    }
+
+    func fill(_ store: SQLiteStore, _ n: Int) async throws {
+        for i in 0..<n { _ = try await store.createItem(NewItem(repo: "r", title: "item \(i)", body: "b"), actor: "t", now: clock.now()) }
+    }
+
+    func tamper(_ sql: String, in name: String = "keel.sqlite") throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()", tmp.path(name), sql]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
+
+    func kinds(_ v: LedgerService.Verification) -> Set<String> { Set(v.found.map(\.kind)) }
+
+    @Test func anIntactLedgerVerifiesCleanIncrementallyAndInFull() async throws {
+        let store = try store(every: 10)
+        try await fill(store, 35)
+        let svc = service(store)
+        let startup = try await svc.startup()
+        #expect(startup.found.isEmpty)
+        #expect(startup.from == 33, "startup starts at the last checkpoint, not at the genesis")
+        #expect(startup.checked <= 11)
+        let full = try await svc.verifyAll()
+        #expect(full.found.isEmpty && full.checked == 38)
+        #expect(try await store.ledgerStatus(now: clock.now()) == .valid)
+    }
+
+    @Test func aDeletedEventIsCaught() async throws {
+        let store = try store()
+        try await fill(store, 6)
+        try tamper("DELETE FROM ledger_events WHERE seq = 3")
+        let v = try await service(store).verifyAll()
+        #expect(kinds(v).contains("seq_gap") && kinds(v).contains("hash_mismatch"))
+        #expect(!v.newBreaks.isEmpty)
+        #expect(try await store.ledgerStatus(now: clock.now()) == .breakPending)
+    }
+
+    @Test func swappedEventsAreCaught() async throws {
+        let store = try store()
+        try await fill(store, 6)
+        try tamper("""
+            UPDATE ledger_events SET seq = -1 WHERE seq = 2;
+            UPDATE ledger_events SET seq = 2 WHERE seq = 3;
+            UPDATE ledger_events SET seq = 3 WHERE seq = -1;
+            """)
+        let v = try await service(store).verifyAll()
+        #expect(kinds(v).contains("seq_gap") && kinds(v).contains("hash_mismatch"))
+    }
+
+    @Test func aDuplicatedEventIsCaught() async throws {
+        let store = try store()
+        try await fill(store, 4)
+        try tamper("INSERT INTO ledger_events (seq, event, hash, kind, subject, at) SELECT 5, event, hash, kind, subject, at FROM ledger_events WHERE seq = 4")
+        let v = try await service(store).verifyAll()
+        #expect(!kinds(v).isDisjoint(with: ["fork", "duplicate_nonce"]), "\(kinds(v))")
+    }
+
+    @Test func anEventReSignedWithAForeignKeyIsCaught() async throws {
+        let store = try store()
+        try await fill(store, 4)
+        let events = try await store.ledgerEvents(after: 0, limit: nil)
+        let original = try Stamp.parse(events[2].event)
+        var payload = original.payload
+        payload["reason"] = .string("approved by the intruder")
+        let forged = try Stamper.stamp(
+            payload: payload, previousHash: original.previousHash, signer: SigningIdentity.generate(createdAt: 1), timestamp: original.timestamp, nonce: UUID())
+        let escaped = forged.text.replacingOccurrences(of: "'", with: "''")
+        try tamper("UPDATE ledger_events SET event = '\(escaped)', hash = '\(forged.hash)' WHERE seq = 3")
+        let v = try await service(store).verifyAll()
+        #expect(kinds(v).contains("unknown_key") || kinds(v).contains("bad_signature"), "\(kinds(v))")
+        #expect(v.found.contains { $0.seq == 3 })
+    }
+
+    @Test func aTornLastWriteIsCaughtAtStartup() async throws {
+        let store = try store()
+        try await fill(store, 4)
+        try tamper("UPDATE ledger_events SET event = substr(event, 1, 40) WHERE seq = 4")
+        let v = try await service(store).startup()
+        #expect(kinds(v).contains("malformed_event"), "\(kinds(v))")
+        // The next change still lands, after the flagged event.
+        _ = try await store.createItem(NewItem(repo: "r", title: "after", body: "b"), actor: "t", now: clock.now())
+        #expect(try await store.ledgerBreaks().contains { $0.kind == "torn_write" || $0.kind == "malformed_event" })
+    }
+
+    @Test func aTruncatedTailIsCaughtAgainstTheBackup() async throws {
+        let remote = tmp.path("backup.git")
+        try await Git().initBare(at: remote)
+        let backup = LedgerBackup(remote: remote, workDirectory: tmp.path("bk"))
+        let store = try store()
+        try await fill(store, 20)
+        try await service(store, backup: backup).backupNow()
+        try tamper("DELETE FROM ledger_events WHERE seq > 17")
+        let v = try await service(store, backup: backup).startup()
+        #expect(kinds(v).contains("truncation"), "\(kinds(v))")
+        let b = try #require(try await store.ledgerBreaks().first { $0.kind == "truncation" })
+        #expect(b.expected.hasPrefix("20 events") && b.found == "17 events")
+        // The backup was not overwritten by the shorter store.
+        #expect(try await backup.fetchHead()?.size == 20)
+    }
+
+    @Test func aRolledBackStoreIsCaughtAgainstTheBackup() async throws {
+        let remote = tmp.path("backup.git")
+        try await Git().initBare(at: remote)
+        let backup = LedgerBackup(remote: remote, workDirectory: tmp.path("bk"))
+        do {
+            let store = try store()
+            try await fill(store, 10)
+        }
+        // An operator keeps a copy of the database...
+        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: tmp.path("keel.sqlite" + suffix)) {
+            try FileManager.default.copyItem(atPath: tmp.path("keel.sqlite" + suffix), toPath: tmp.path("old.sqlite" + suffix))
+        }
+        do {
+            let store = try store()
+            try await fill(store, 10)
+            try await service(store, backup: backup).backupNow()
+        }
+        // ...restores it later, and work goes on past the backup's length.
+        let rolledBack = try store("old.sqlite")
+        try await fill(rolledBack, 15)
+        let v = try await service(rolledBack, backup: backup).startup()
+        #expect(kinds(v).contains("rollback"), "\(kinds(v))")
+    }
+
+    @Test func aColdStartRestoresFromTheBackupWithoutAlertingAgain() async throws {
+        try await LoopbackHTTPServer.withServer { hook in
+            var configuration = HTTPClient.Configuration()
+            configuration.connectionPool.retryConnectionEstablishment = false
+            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            let alerts = AlertDispatcher(channels: [WebhookChannel(url: hook.url + "/keel", httpClient: client)])
+            let remote = tmp.path("backup.git")
+            try await Git().initBare(at: remote)
+
+            // The first machine: a break, alerted with a link to its page, then validated by a person.
+            let first = try store()
+            try await fill(first, 5)
+            let svc = service(first, backup: LedgerBackup(remote: remote, workDirectory: tmp.path("bk1")), alerts: alerts)
+            let found = try await first.recordBreaks([DetectedBreak(seq: 3, kind: "hash_mismatch", expected: "a", found: "b", message: "restart orphaned an event")], now: clock.now())
+            await svc.tick()
+            #expect(hook.requests.count == 1)
+            let sent = try #require(hook.requests.first?.text)
+            #expect(sent.contains("http://keel.test/breaks/\(found[0].id)"))
+            _ = try await first.resolveBreak(found[0].id, decision: .validate, by: "ann", note: "deploy restart", now: clock.now())
+            try await svc.backupNow()
+
+            // A new machine with an empty store.
+            let second = try store("fresh.sqlite")
+            let restoredSvc = service(second, backup: LedgerBackup(remote: remote, workDirectory: tmp.path("bk2")), alerts: alerts)
+            let v = try await restoredSvc.startup()
+            let count = try await first.ledgerCount()
+            #expect(v.restored == Int(count))
+            #expect(v.found.isEmpty, "\(v.found)")
+            #expect(try await second.ledgerStatus(now: clock.now()) == .valid)
+            #expect(try await second.ledgerBreaks().map(\.decidedBy) == ["ann"])
+            #expect(hook.requests.count == 1, "no second alert for a break already resolved")
+            try await client.shutdown()
+        }
+    }
+}
