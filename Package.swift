@@ -100,8 +100,9 @@ var package = Package(
         .executableTarget(
             name: "keel",
             dependencies: [
-                "KeelCore", "KeelStore", "KeelGit", "KeelAgents", "KeelForge", "KeelPipeline", "KeelServer",
+                "KeelCore", "KeelLedger", "KeelStore", "KeelGit", "KeelAgents", "KeelForge", "KeelPipeline", "KeelServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -158,7 +159,7 @@ var package = Package(
         .testTarget(
             name: "KeelServerTests",
             dependencies: [
-                "KeelCore", "KeelStore", "KeelPipeline", "KeelServer", "KeelTestSupport",
+                "KeelCore", "KeelLedger", "KeelStore", "KeelPipeline", "KeelServer", "KeelTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -38,16 +38,17 @@ public struct PipelineEnvironment: Sendable {
         self.configDirectory = configDirectory
     }
 
-    /// The standard wiring for a `keel.yml`: SQLite store and local forge.
+    /// The standard wiring for a `keel.yml`: its SQLite store (opened by the caller, with the
+    /// ledger) and the local forge.
     public static func standard(
-        config: KeelConfig, configDirectory: String, sampleAgentCommand: [String], events: PipelineEventSink
-    ) throws -> PipelineEnvironment {
-        let store = try SQLiteStore(path: config.store.sqlite)
+        config: KeelConfig, configDirectory: String, store: SQLiteStore, sampleAgentCommand: [String], events: PipelineEventSink
+    ) -> PipelineEnvironment {
         let forge = LocalForge(
             originURL: config.forge.local.origin, baseBranch: config.forge.local.base,
             ciCommands: config.ci.commands.map { CICommand(name: $0.name, run: $0.run) },
             ciTimeout: .seconds(config.ci.timeoutSeconds), workRoot: config.workspaces + "/.forge")
         return PipelineEnvironment(
-            config: config, configDirectory: configDirectory, store: store, forge: forge, sampleAgentCommand: sampleAgentCommand, events: events)
+            config: config, configDirectory: configDirectory, store: store, forge: forge, sampleAgentCommand: sampleAgentCommand,
+            events: events)
     }
 }

@@ -8,6 +8,8 @@ public struct PipelineError: Error, Sendable, CustomStringConvertible {
         public static let agentMisconfigured = Code(name: "agent_misconfigured")
         /// A workspace could not be prepared.
         public static let workspace = Code(name: "workspace")
+        /// keel.yml names something the environment does not provide.
+        public static let misconfigured = Code(name: "misconfigured")
     }
 
     public var code: Code

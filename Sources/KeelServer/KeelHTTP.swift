@@ -1,16 +1,40 @@
 public import Hummingbird
 import Foundation
-import KeelCore
+public import KeelCore
 public import KeelStore
 import KeelPipeline
 import NIOCore
 
-/// The HTTP surface of `keel run`: health, the item API and Prometheus metrics. Read-only for
-/// now; every state-changing endpoint added later must be authenticated.
+/// The HTTP surface of `keel run`: health, the item API, Prometheus metrics and the audit ledger.
+/// Every state-changing endpoint needs the admin token.
 public enum KeelHTTP {
     /// The router with every route; `keel run` serves it and tests drive it with HummingbirdTesting.
-    public static func router(store: any Store) -> Router<BasicRequestContext> {
+    ///
+    /// - Parameters:
+    ///   - store: the work items, for health, `/api/items` and `/metrics`.
+    ///   - ledger: the audit ledger, for `/api/ledger`, `/breaks/{id}` and decisions; without it those answer 404.
+    ///   - adminToken: the secret a decision must present (`Authorization: Bearer` or the page's form);
+    ///     nil or empty refuses every decision with 403.
+    ///   - clock: the time for deadlines, statuses and decision stamps.
+    ///   - onDecision: called once with each break a person has just decided, before the response is sent
+    ///     (`keel run` backs up the ledger there).
+    ///
+    /// ```swift
+    /// let store = try SQLiteStore(path: ".keel/keel.sqlite", ledger: settings)
+    /// let token = ProcessInfo.processInfo.environment["KEEL_ADMIN_TOKEN"]
+    /// let router = KeelHTTP.router(store: store, ledger: store, adminToken: token) { record in
+    ///     logger.notice("break \(record.id) decided: \(record.decision ?? "?") by \(record.decidedBy ?? "?")")
+    /// }
+    /// ```
+    public static func router(
+        store: any Store,
+        ledger: (any LedgerStore)? = nil,
+        adminToken: String? = nil,
+        clock: any WallClock = SystemWallClock(),
+        onDecision: @escaping @Sendable (LedgerBreakRecord) async -> Void = { _ in }
+    ) -> Router<BasicRequestContext> {
         let router = Router()
+        LedgerRoutes(ledger: ledger, adminToken: AdminToken(adminToken), clock: clock, onDecision: onDecision).add(to: router)
         router.get("/healthz") { _, _ -> Response in
             do {
                 _ = try await store.metrics()
@@ -61,6 +85,15 @@ public enum KeelHTTP {
     static func text(_ body: String, status: HTTPResponse.Status = .ok, contentType: String = "text/plain; charset=utf-8") -> Response {
         Response(
             status: status, headers: [.contentType: contentType], body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    static func html(_ body: String, status: HTTPResponse.Status = .ok) -> Response {
+        var response = text(body, status: status, contentType: "text/html; charset=utf-8")
+        // Break messages come from whatever was in the ledger: no scripts, no outside assets, no framing.
+        response.headers[.contentSecurityPolicy] = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+        response.headers[.xContentTypeOptions] = "nosniff"
+        response.headers[.cacheControl] = "no-store"
+        return response
     }
 
     static func json(_ body: String, status: HTTPResponse.Status = .ok) -> Response {

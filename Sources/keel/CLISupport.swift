@@ -27,13 +27,25 @@ enum CLI {
         }
     }
 
+    /// Opens the store with its signed ledger (the signing key is created on first use).
     static func openStore(_ config: KeelConfig) throws -> SQLiteStore {
         do {
-            return try SQLiteStore(path: config.store.sqlite)
+            return try SQLiteStore(path: config.store.sqlite, ledger: try LedgerSetup.settings(config))
         } catch {
             err("\(error)")
             throw ExitCode(1)
         }
+    }
+
+    /// JSON with sorted keys and ISO 8601 dates, as every command prints it.
+    static func json<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.text(date))
+        }
+        return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
     }
 
     /// How this binary starts its built-in sample agent.

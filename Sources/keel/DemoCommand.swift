@@ -39,9 +39,9 @@ struct DemoCommand: AsyncParsableCommand {
         CLI.out("Building the sample project in \(target)\n")
         let configPath = try await DemoProject.create(in: target)
         let config = try CLI.loadConfig(path: configPath)
-        let environment = try PipelineEnvironment.standard(
-            config: config, configDirectory: target, sampleAgentCommand: CLI.sampleAgentCommand, events: CLI.printer)
-        let store = environment.store
+        let store = try CLI.openStore(config)
+        let environment = PipelineEnvironment.standard(
+            config: config, configDirectory: target, store: store, sampleAgentCommand: CLI.sampleAgentCommand, events: CLI.printer)
         CLI.out("  origin:   \(config.forge.local.origin) (base \(config.forge.local.base))\n")
         CLI.out("  store:    \(config.store.sqlite)\n  config:   \(configPath)\n\nFiling issues:\n")
         var ids: [Int64] = []
@@ -67,10 +67,13 @@ struct DemoCommand: AsyncParsableCommand {
         let waiting = summaries.filter { $0.state == ItemState.needsHuman.rawValue || $0.state == ItemState.failed.rawValue }.count
         let total = summaries.reduce(Int64(0)) { $0 + $1.costMicros }
         let log = try await Git().run(["log", "--oneline", "--graph", config.forge.local.base], in: config.forge.local.origin)
+        let ledgerEvents = try await store.ledgerCount()
+        let ledgerStatus = try await store.ledgerStatus(now: Date())
         CLI.out(
             """
 
             \(merged) merged, \(waiting) waiting for a person, \(Money.format(total)) spent.
+            Audit ledger: \(ledgerEvents) signed events, \(ledgerStatus.rawValue) (`keel ledger verify --config \(configPath)`).
             The origin's \(config.forge.local.base) now reads:
             \(log)
             Look around:

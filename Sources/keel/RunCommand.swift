@@ -1,4 +1,7 @@
 import ArgumentParser
+import AsyncHTTPClient
+import KeelCore
+import KeelStore
 import Foundation
 import Hummingbird
 import KeelPipeline
@@ -22,31 +25,72 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try CLI.loadConfig(options)
-        let environment: PipelineEnvironment
+        let store = try CLI.openStore(config)
+        let environment = PipelineEnvironment.standard(
+            config: config, configDirectory: options.directory, store: store, sampleAgentCommand: CLI.sampleAgentCommand,
+            events: CLI.printer)
+        var logger = Logger(label: "keel")
+        logger.logLevel = .notice
+        let processEnvironment = ProcessInfo.processInfo.environment
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let ledger: LedgerService
         do {
-            environment = try PipelineEnvironment.standard(
-                config: config, configDirectory: options.directory, sampleAgentCommand: CLI.sampleAgentCommand, events: CLI.printer)
+            let channels = try LedgerSetup.channels(config, environment: processEnvironment, httpClient: httpClient)
+            ledger = LedgerService(
+                store: store, signer: try LedgerSetup.settings(config).signer, backup: LedgerSetup.backup(config),
+                alerts: channels.isEmpty ? nil : AlertDispatcher(channels: channels, logger: logger), publicURL: config.alerts.publicURL,
+                clock: SystemWallClock(), events: CLI.printer)
+            let check = try await ledger.startup()
+            let status = try await store.ledgerStatus(now: Date())
+            CLI.out(
+                "keel: audit ledger \(status.rawValue): \(try await store.ledgerCount()) events, checked \(check.checked) from seq \(check.from)"
+                    + (check.restored > 0 ? ", \(check.restored) restored from the backup" : "") + "\n")
         } catch {
+            try? await httpClient.shutdown()
             CLI.err("\(error)")
             throw ExitCode(1)
         }
-        var logger = Logger(label: "keel")
-        logger.logLevel = .notice
+        let adminToken = processEnvironment[config.server.adminTokenEnv].flatMap { $0.isEmpty ? nil : $0 }
+        if adminToken == nil {
+            CLI.out("keel: \(config.server.adminTokenEnv) is not set: break decisions can be made with `keel ledger resolve` only\n")
+        }
         let scheduler = Scheduler(environment: environment)
         let app = Application(
-            router: KeelHTTP.router(store: environment.store),
+            router: KeelHTTP.router(
+                store: store, ledger: store, adminToken: adminToken,
+                onDecision: { _ in
+                    do { try await ledger.backupNow() } catch { CLI.err("ledger backup after a decision failed: \(error)") }
+                }),
             configuration: .init(address: .hostname(config.server.host, port: port ?? config.server.port), serverName: "keel"),
             onServerRunning: { channel in
-                CLI.out("keel: serving http://\(config.server.host):\(channel.localAddress?.port ?? 0) (healthz, api/items, metrics)\n")
+                CLI.out("keel: serving http://\(config.server.host):\(channel.localAddress?.port ?? 0) (healthz, api/items, api/ledger, breaks, metrics)\n")
             },
             logger: logger)
         CLI.out("keel: running \(config.scheduler.workers) workers on \(config.project); Ctrl-C stops gracefully\n")
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: scheduler), .init(service: app)],
+                services: [.init(service: scheduler), .init(service: app), .init(service: LedgerTicker(service: ledger))],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            try? await httpClient.shutdown()
+            throw error
+        }
+        try? await httpClient.shutdown()
         CLI.out("keel: stopped\n")
+    }
+}
+
+/// The ledger's periodic duties in `keel run`: timeouts, alerts, backups.
+struct LedgerTicker: Service {
+    let service: LedgerService
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            await service.tick()
+            try? await Task.sleep(for: .seconds(5))
+        }
     }
 }
