@@ -90,7 +90,8 @@ struct LedgerTicker: Service {
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             await service.tick()
-            try? await Task.sleep(for: .seconds(5))
+            // The wait ends at once on shutdown, so Ctrl-C is not held up by it.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(5)) }
         }
     }
 }
