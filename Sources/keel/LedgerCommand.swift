@@ -114,13 +114,19 @@ struct LedgerVerifyCommand: AsyncParsableCommand {
                 CLI.out("the chain is intact\n")
             }
             for b in verification.found {
-                CLI.out("  seq \(b.seq.map(String.init) ?? "-"): \(b.kind): \(b.message)\n")
+                let validated = known.first { $0.matches(b) && $0.decision == BreakDecision.validate.rawValue }
+                let mark = validated.map { " [validated by \($0.decidedBy ?? "?") as break #\($0.id)]" } ?? ""
+                CLI.out("  seq \(b.seq.map(String.init) ?? "-"): \(b.kind): \(b.message)\(mark)\n")
             }
             if !verification.newBreaks.isEmpty {
                 CLI.out("\(verification.newBreaks.count) new break(s) recorded and stamped; `keel ledger status` lists them (\(known.count) in all)\n")
             }
         }
-        if !verification.found.isEmpty { throw ExitCode(1) }
+        // A break a person validated is explained and acceptable: only the others fail the check.
+        let unexplained = verification.found.filter { b in
+            !known.contains { $0.matches(b) && $0.decision == BreakDecision.validate.rawValue }
+        }
+        if !unexplained.isEmpty { throw ExitCode(1) }
     }
 
     func verifyBundle(_ path: String) async throws {
@@ -135,7 +141,7 @@ struct LedgerVerifyCommand: AsyncParsableCommand {
         do {
             parsed = try AuditBundle.parse(bytes)
         } catch {
-            CLI.err("\(path) is not a readable AISS-1.0-AUDIT bundle: \(error)")
+            CLI.err("\(path) is not a readable AISS-1.0-AUDIT bundle: \(error.message)")
             throw ExitCode(2)
         }
         var pin: String?
@@ -155,7 +161,7 @@ struct LedgerVerifyCommand: AsyncParsableCommand {
         do {
             report = try await parsed.verify(pinnedKey: pin)
         } catch {
-            CLI.err("--public-key: \(error)")
+            CLI.err("--public-key: \(error.message)")
             throw ExitCode(2)
         }
         if json {

@@ -58,7 +58,8 @@ struct RunCommand: AsyncParsableCommand {
         let app = Application(
             router: KeelHTTP.router(
                 store: store, ledger: store, adminToken: adminToken,
-                onDecision: { _ in
+                onDecision: { decided in
+                    CLI.out("keel: break #\(decided.id) decided on its page: \(decided.decision ?? "?") by \(decided.decidedBy ?? "?")\n")
                     do { try await ledger.backupNow() } catch { CLI.err("ledger backup after a decision failed: \(error)") }
                 }),
             configuration: .init(address: .hostname(config.server.host, port: port ?? config.server.port), serverName: "keel"),

@@ -23,13 +23,17 @@ final class KeelServerProcess: @unchecked Sendable {
     let process = Process()
     let logPath: String
 
-    init(config: String, in dir: String, log: String) throws {
+    /// `environment` is added to (or overrides) the test's own environment, as `VAR=value keel run` does.
+    init(config: String, in dir: String, log: String, environment: [String: String] = [:]) throws {
         logPath = log
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         process.executableURL = URL(fileURLWithPath: try KeelBinary.path)
         process.arguments = ["run", "--config", config, "--port", "0"]
         process.currentDirectoryURL = URL(fileURLWithPath: dir)
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, added in added }
+        }
         process.standardOutput = handle
         process.standardError = handle
         try process.run()

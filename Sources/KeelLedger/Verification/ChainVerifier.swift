@@ -314,7 +314,7 @@ public struct ChainVerifier: Sendable {
             if let link = expectedLink {
                 let isGenesis = offset == 0 && start.isGenesis
                 let kind: ChainBreak.Kind = isGenesis ? .genesisMismatch : .hashMismatch
-                let what = isGenesis ? "SHA-256 of the public key of \(current.agentID)" : "the hash of event #\(index - 1)"
+                let what = isGenesis ? "SHA-256 of the public key of \(current.agentID)" : "the hash of the event before it (position \(index - 1), counting from 0)"
                 switch digest.previousHash {
                 case .value(let found):
                     let matches = link.digest.map { $0.isHash(found) } ?? exactlyEqual(link.hash, found)

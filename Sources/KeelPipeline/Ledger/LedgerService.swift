@@ -229,6 +229,7 @@ public actor LedgerService {
     // MARK: Helpers
 
     func record(_ found: [DetectedBreak], checked: Int, from: Int64) async throws -> Verification {
+        let found = Self.incidents(found)
         let new = try await store.recordBreaks(found, now: clock.now())
         for b in new { note("break #\(b.id) detected (\(b.kind) at seq \(b.seq.map(String.init) ?? "-")): \(b.message)") }
         return Verification(checked: checked, found: found, newBreaks: new, from: from, restored: 0)
@@ -254,6 +255,32 @@ public actor LedgerService {
 
     func note(_ message: String) {
         events.emit(.warning(itemID: nil, message: "ledger: " + message, at: clock.now()))
+    }
+
+    /// One damaged event shows up as several findings (its signature, its stored hash, the next
+    /// event's link; a deletion as a gap and a link). A person decides on the incident, so the
+    /// findings at one seq, and a broken link right after them, become one break whose message
+    /// lists them all.
+    static func incidents(_ found: [DetectedBreak]) -> [DetectedBreak] {
+        var groups: [DetectedBreak] = []
+        let ordered = found.sorted { ($0.seq ?? .max, $0.kind) < ($1.seq ?? .max, $1.kind) }
+        for b in ordered {
+            guard let last = groups.last, let seq = b.seq, let lastSeq = last.seq else {
+                groups.append(b)
+                continue
+            }
+            let sameEvent = seq == lastSeq
+            let brokenLinkAfter = seq == lastSeq + 1 && b.kind == "hash_mismatch" && !last.message.contains("at seq \(seq):")
+            guard sameEvent || brokenLinkAfter else {
+                groups.append(b)
+                continue
+            }
+            if sameEvent && b.kind == last.kind && b.expected == last.expected && b.found == last.found { continue }
+            var merged = last
+            merged.message += "; also \(b.kind) at seq \(seq): \(b.message)"
+            groups[groups.count - 1] = merged
+        }
+        return groups
     }
 
     static func detected(_ b: ChainBreak) -> DetectedBreak {

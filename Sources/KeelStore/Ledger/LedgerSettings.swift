@@ -63,6 +63,13 @@ public struct LedgerBreakRecord: Sendable, Equatable, Codable {
     }
 }
 
+extension LedgerBreakRecord {
+    /// Whether `found` is this break found again.
+    public func matches(_ found: DetectedBreak) -> Bool {
+        kind == found.kind && seq == found.seq && expected == found.expected && self.found == found.found
+    }
+}
+
 /// A break found by a verifier, to record (once) and stamp.
 public struct DetectedBreak: Sendable, Equatable {
     public var seq: Int64?
