@@ -1,3 +1,4 @@
+public import KeelCore
 /// Where branches become pull requests, get checked and are merged.
 ///
 /// `LocalForge` is a bare git repository plus CI commands run on this machine; a hosted forge
@@ -22,6 +23,12 @@ public protocol Forge: Sendable {
     /// Idempotent: when `headSHA` is already an ancestor of the base, returns
     /// ``MergeResult/alreadyMerged(sha:)`` without a new commit.
     func merge(branch: String, headSHA: String, title: String) async throws -> MergeResult
+    /// The checks as the forge reports them now for `headSHA`: registered or not, pending, passed
+    /// or failed. (The local forge runs its commands to report them.)
+    func observeChecks(branch: String, headSHA: String) async throws -> [ObservedCheck]
+    /// The checks the forge's gate definition requires on the base branch (GitHub: branch
+    /// protection and rulesets; the local forge: its commands).
+    func requiredChecks() async throws -> [String]
     /// The branch pull requests merge into, e.g. `main`.
     var baseBranch: String { get }
     /// Where the repository lives: a path or URL git can clone.
@@ -104,6 +111,9 @@ public enum MergeResult: Sendable, Equatable {
     /// The head conflicts with the base in `files`; the base is untouched. `message` is the
     /// forge's (or git's) report, for the agent that resolves it.
     case conflict(files: [String], message: String)
+    /// The forge refused the merge with `message` (e.g. GitHub's `Required status check "test" is
+    /// expected.` or `At least 1 approving review is required`): classify it to retry or escalate.
+    case refused(message: String)
 }
 
 /// A required check of `LocalForge`: a shell command run in a checkout of the head.

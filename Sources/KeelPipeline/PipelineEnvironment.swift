@@ -20,6 +20,9 @@ public struct PipelineEnvironment: Sendable {
     public var events: PipelineEventSink
     /// The directory holding keel.yml: relative agent commands resolve against it.
     public var configDirectory: String
+    /// Whether the CI gate counts the declared checks (always, in production). Only the test that
+    /// replays incident 3 turns it off, to show the observed snapshot alone merges too early.
+    public var gateIncludesDeclared = true
 
     public init(
         config: KeelConfig, configDirectory: String, store: any Store, forge: any Forge, git: Git = Git(), runner: ProcessRunner = ProcessRunner(),

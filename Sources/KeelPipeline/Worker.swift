@@ -40,6 +40,8 @@ struct Worker: Sendable {
             }
             let held = lease
             try await uncancelled { try await store.release(held) }
+        } catch is StageDeferred {
+            // The stage let the item go to wait (checks not in yet, a merge to retry): nothing to release.
         } catch let error as StoreError where error.code == .staleLease {
             warn(item.id, "\(name) stopped working on #\(item.id): \(error.message)")
         } catch {
@@ -218,21 +220,61 @@ struct Worker: Sendable {
         return try await move(lease, .pushed, "pushed \(head.prefix(7)) to \(branch); pull request \(pr.url)", ItemChanges())
     }
 
+    /// The CI gate (field report, incident 3): the required checks are those observed plus those the
+    /// gate definition declares; one that has not registered yet is waited for, never taken as passed.
     func awaitChecks(_ item: WorkItem, _ lease: Lease) async throws -> (WorkItem, Lease) {
         guard let head = item.headSHA, let branch = item.branch else {
             return try await fail(
                 item, lease, stage: "ci", outcome: .retryableFailure, signature: "missing_head", errorClass: .transient,
                 summary: "no pushed head recorded; developing again", detail: "", backoff: false)
         }
-        let record = try await checks(kind: "ci", item: item, head: head) {
-            try await env.forge.runChecks(branch: branch, headSHA: head)
+        let now = env.clock.now()
+        let since = try await store.transitions(of: item.id).last { $0.to == .awaitingCI }?.at ?? now
+        let stored = try await store.checkRun(itemID: item.id, headSHA: head, kind: "ci")
+        let observed: [ObservedCheck]
+        if let stored {
+            observed = stored.checks
+        } else {
+            observed = try await env.forge.observeChecks(branch: branch, headSHA: head)
         }
-        if record.passed {
-            return try await move(lease, .checksPassed, "CI passed on \(head.prefix(7))", ItemChanges())
+        let declared = Array(Set(try await env.forge.requiredChecks() + config.ci.required))
+        let gate = CIGate(declared: declared, deadline: TimeInterval(config.ci.waitSeconds), includesDeclared: env.gateIncludesDeclared)
+        let decision = gate.decide(observed: observed, since: since, now: now)
+        func record(passed: Bool) async throws {
+            guard stored == nil else { return }
+            let output = observed.map { "## \($0.name): \($0.state.rawValue)\n\($0.output)" }.joined(separator: "\n")
+            try await store.recordCheckRun(
+                itemID: item.id, headSHA: head, kind: "ci", passed: passed, output: output, checks: observed, startedAt: since, endedAt: env.clock.now())
         }
-        return try await fail(
-            item, lease, stage: "ci", outcome: .checksFailed, signature: "checks_failed:ci", errorClass: .policy,
-            summary: "CI failed on \(head.prefix(7)); its output is below", detail: Self.tail(record.output), backoff: false)
+        switch decision {
+        case .passed(let required):
+            try await record(passed: true)
+            return try await move(lease, .checksPassed, "CI passed on \(head.prefix(7)): \(required.joined(separator: ", "))", ItemChanges())
+        case .failed(let names):
+            try await record(passed: false)
+            let detail = observed.filter { names.contains($0.name) && $0.state == .failure }.map { "## \($0.name)\n\($0.output)" }
+                .joined(separator: "\n")
+            return try await fail(
+                item, lease, stage: "ci", outcome: .checksFailed, signature: "checks_failed:\(names.joined(separator: ","))",
+                errorClass: .policy, summary: "CI failed on \(head.prefix(7)): \(names.joined(separator: ", ")); the output is below",
+                detail: Self.tail(detail), backoff: false)
+        case .waiting(let missing, let pending):
+            let until = now.addingTimeInterval(TimeInterval(config.ci.pollSeconds))
+            try await store.deferItem(lease, until: until, note: nil, now: now)
+            var waitingFor: [String] = []
+            if !missing.isEmpty { waitingFor.append("not registered yet: \(missing.joined(separator: ", "))") }
+            if !pending.isEmpty { waitingFor.append("still running: \(pending.joined(separator: ", "))") }
+            warn(item.id, "#\(item.id) waits for required checks (\(waitingFor.joined(separator: "; "))); looking again in \(config.ci.pollSeconds) s")
+            throw StageDeferred()
+        case .timedOut(let missing, let pending):
+            let names = missing + pending
+            return try await move(
+                lease, .escalated,
+                "required checks \(names.joined(separator: ", ")) did not report within \(config.ci.waitSeconds) s; a person must look at the CI setup",
+                ItemChanges(history: [
+                    NewHistoryEntry(stage: "ci", kind: "failure", signature: "checks_missing:\(names.joined(separator: ","))", summary: "required checks never reported")
+                ]))
+        }
     }
 
     func inspect(_ item: WorkItem, _ lease: Lease) async throws -> (WorkItem, Lease) {
@@ -278,6 +320,10 @@ struct Worker: Sendable {
                 ItemChanges())
             WorkspacePaths(root: config.workspaces, itemID: item.id).remove()
             return moved
+        case .refused(let message):
+            return try await move(
+                lease, .escalated, "the forge refused the merge: \(message)",
+                ItemChanges(history: [NewHistoryEntry(stage: "merge", kind: "failure", signature: "merge_refused", summary: message)]))
         case .conflict(let files, let message):
             return try await fail(
                 item, lease, stage: "merge", outcome: .mergeConflict, signature: "merge_conflict", errorClass: .policy,
@@ -294,8 +340,9 @@ struct Worker: Sendable {
         let started = env.clock.now()
         let result = try await run()
         try await store.recordCheckRun(
-            itemID: item.id, headSHA: head, kind: kind, passed: result.passed, output: result.output, startedAt: started,
-            endedAt: env.clock.now())
+            itemID: item.id, headSHA: head, kind: kind, passed: result.passed, output: result.output,
+            checks: result.checks.map { ObservedCheck(name: $0.name, state: $0.passed ? .success : .failure, output: $0.output) },
+            startedAt: started, endedAt: env.clock.now())
         guard let stored = try await store.checkRun(itemID: item.id, headSHA: head, kind: kind) else {
             throw PipelineError(.workspace, "the \(kind) run for #\(item.id) was not stored")
         }
@@ -380,6 +427,9 @@ struct Worker: Sendable {
         return "…" + String(decoding: trimmed.utf8.suffix(limit), as: UTF8.self)
     }
 }
+
+/// Thrown by a stage that let its item go to wait (not before a time it set): the worker moves on.
+struct StageDeferred: Error {}
 
 /// Runs `body` in a task that ignores the caller's cancellation: the write that records an
 /// interruption must land even while the process shuts down.

@@ -142,6 +142,10 @@ enum Migrations {
                     );
                     """)
         }
+        migrator.registerMigration("v4_check_details") { db in
+            // Each check's own state and output (JSON), so the gate can be re-evaluated after a restart.
+            try db.execute(sql: "ALTER TABLE check_runs ADD COLUMN checks TEXT NOT NULL DEFAULT '[]'")
+        }
         return migrator
     }
 

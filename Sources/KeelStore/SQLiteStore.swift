@@ -338,15 +338,37 @@ public final class SQLiteStore: Store {
     }
 
     public func recordCheckRun(
-        itemID: Int64, headSHA: String, kind: String, passed: Bool, output: String, startedAt: Date, endedAt: Date
+        itemID: Int64, headSHA: String, kind: String, passed: Bool, output: String, checks: [ObservedCheck], startedAt: Date, endedAt: Date
     ) async throws {
+        let checksJSON = String(decoding: try JSONEncoder().encode(checks), as: UTF8.self)
         try await pool.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO check_runs (item_id, head_sha, kind, passed, output, started_at, ended_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO check_runs (item_id, head_sha, kind, passed, output, checks, started_at, ended_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [itemID, headSHA, kind, passed, output, Timestamp.text(startedAt), Timestamp.text(endedAt)])
+                arguments: [itemID, headSHA, kind, passed, output, checksJSON, Timestamp.text(startedAt), Timestamp.text(endedAt)])
+        }
+    }
+
+    public func deferItem(_ lease: Lease, until: Date, note: NewHistoryEntry?, now: Date) async throws {
+        try await pool.write { db in
+            try Self.checkLease(db, lease)
+            try db.execute(
+                sql: """
+                    UPDATE work_items SET not_before = ?, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+                    WHERE id = ?
+                    """,
+                arguments: [Timestamp.text(until), lease.itemID])
+            if let note {
+                let attempt = try Int.fetchOne(db, sql: "SELECT attempt FROM work_items WHERE id = ?", arguments: [lease.itemID]) ?? 0
+                try db.execute(
+                    sql: """
+                        INSERT INTO item_history (item_id, attempt, stage, kind, signature, summary, detail, at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [lease.itemID, attempt, note.stage, note.kind, note.signature, note.summary, note.detail, Timestamp.text(now)])
+            }
         }
     }
 
@@ -567,6 +589,7 @@ public final class SQLiteStore: Store {
         CheckRunRecord(
             id: row["id"], itemID: row["item_id"], headSHA: row["head_sha"], kind: row["kind"], passed: row["passed"],
             output: row["output"], startedAt: try date(row, "started_at", table: "check_runs"),
-            endedAt: try date(row, "ended_at", table: "check_runs"))
+            endedAt: try date(row, "ended_at", table: "check_runs"),
+            checks: (try? JSONDecoder().decode([ObservedCheck].self, from: Data((row["checks"] as String? ?? "[]").utf8))) ?? [])
     }
 }

@@ -95,6 +95,8 @@ public struct CheckRunRecord: Sendable, Equatable, Codable {
     public var output: String
     public var startedAt: Date
     public var endedAt: Date
+    /// Each check's state and output as the forge reported it.
+    public var checks: [ObservedCheck]
 }
 
 /// Counters for `/metrics`.
@@ -161,8 +163,12 @@ public protocol Store: Sendable {
     /// Runs of an item that were started and never finished (their process may still be alive).
     func unfinishedAgentRuns(of itemID: Int64) async throws -> [AgentRun]
 
-    func recordCheckRun(itemID: Int64, headSHA: String, kind: String, passed: Bool, output: String, startedAt: Date, endedAt: Date)
-        async throws
+    func recordCheckRun(
+        itemID: Int64, headSHA: String, kind: String, passed: Bool, output: String, checks: [ObservedCheck], startedAt: Date, endedAt: Date
+    ) async throws
+    /// Lets a leased item wait without changing state (a gate waiting for checks, a merge retry):
+    /// it is not claimed again before `until`. `note` goes to the item's history.
+    func deferItem(_ lease: Lease, until: Date, note: NewHistoryEntry?, now: Date) async throws
     func checkRun(itemID: Int64, headSHA: String, kind: String) async throws -> CheckRunRecord?
     func checkRuns(of itemID: Int64) async throws -> [CheckRunRecord]
 

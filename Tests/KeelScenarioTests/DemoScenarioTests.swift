@@ -41,7 +41,7 @@ import Testing
             let transcript = try String(contentsOfFile: try #require(runs.last?.transcriptPath), encoding: .utf8)
             #expect(transcript.contains("FAIL units km2mi 10: expected 6.2, got 16.1"))
             let history = try await store.history(of: items[1].id)
-            #expect(history.first?.signature == "checks_failed:ci")
+            #expect(history.first?.signature == "checks_failed:tests")
 
             // The hang: killed by the inactivity timeout each time, stopped by the breaker.
             let hangRuns = try await store.agentRuns(of: items[3].id)

@@ -85,6 +85,13 @@ public enum ConfigTemplate {
         lines += [
             "  # timeout_seconds: a CI command still running after this long fails (default: \(ci.timeoutSeconds)).",
             "  timeout_seconds: \(ci.timeoutSeconds)",
+            "  # required: checks the merge gate requires besides the commands above, by name (default: none);",
+            "  # one that has not reported yet is waited for, never taken as passed.",
+            "  required: []",
+            "  # wait_seconds: how long to wait for required checks to register and finish (default: \(ci.waitSeconds)).",
+            "  wait_seconds: \(ci.waitSeconds)",
+            "  # poll_seconds: how often to look again while waiting (default: \(ci.pollSeconds)).",
+            "  poll_seconds: \(ci.pollSeconds)",
             "",
             "inspect:",
             "  # checks: deterministic checks run before merge, same shape as ci.commands (default: none).",

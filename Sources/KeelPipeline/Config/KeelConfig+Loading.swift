@@ -106,11 +106,18 @@ private struct ConfigReader {
     }
 
     private func ci(_ top: ConfigMapping) throws(ConfigError) -> KeelConfig.CI {
-        let section = try top.section("ci", allowed: ["commands", "timeout_seconds"])
+        let section = try top.section("ci", allowed: ["commands", "timeout_seconds", "required", "wait_seconds", "poll_seconds"])
         let defaults = KeelConfig.CI()
+        var required: [String] = []
+        if let node = section.optional("required") {
+            for item in try node.items() { required.append(try item.nonEmptyText("a check name")) }
+        }
         return KeelConfig.CI(
             commands: try commands(section.optional("commands")),
-            timeoutSeconds: try section.optional("timeout_seconds")?.integer(in: 1...Int.max) ?? defaults.timeoutSeconds
+            timeoutSeconds: try section.optional("timeout_seconds")?.integer(in: 1...Int.max) ?? defaults.timeoutSeconds,
+            required: required,
+            waitSeconds: try section.optional("wait_seconds")?.integer(in: 1...Int.max) ?? defaults.waitSeconds,
+            pollSeconds: try section.optional("poll_seconds")?.integer(in: 1...Int.max) ?? defaults.pollSeconds
         )
     }
 

@@ -143,11 +143,21 @@ extension KeelConfig {
         public var commands: [Command]
         /// How long one command may run before it fails (`ci.timeout_seconds`, default 600).
         public var timeoutSeconds: Int
+        /// Checks the merge gate requires besides those the forge reports (`ci.required`, default none):
+        /// a required check that has not registered yet is waited for, never taken as passed.
+        public var required: [String]
+        /// How long to wait for required checks to register and finish (`ci.wait_seconds`, default 1800).
+        public var waitSeconds: Int
+        /// How often to look again while waiting (`ci.poll_seconds`, default 15).
+        public var pollSeconds: Int
 
         /// Creates CI settings; the defaults are those of an omitted `ci:` section.
-        public init(commands: [Command] = [], timeoutSeconds: Int = 600) {
+        public init(commands: [Command] = [], timeoutSeconds: Int = 600, required: [String] = [], waitSeconds: Int = 1800, pollSeconds: Int = 15) {
             self.commands = commands
             self.timeoutSeconds = timeoutSeconds
+            self.required = required
+            self.waitSeconds = waitSeconds
+            self.pollSeconds = pollSeconds
         }
     }
 

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import KeelGit
 
 /// The sample project `keel demo` builds: a tiny unit converter in POSIX shell with a test script

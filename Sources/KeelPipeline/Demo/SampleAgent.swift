@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import KeelAgents
 
 /// The agent `keel demo` runs: a real executable (`keel sample-agent`) that Keel starts exactly as
