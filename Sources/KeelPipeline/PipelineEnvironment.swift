@@ -23,6 +23,8 @@ public struct PipelineEnvironment: Sendable {
     /// Whether the CI gate counts the declared checks (always, in production). Only the test that
     /// replays incident 3 turns it off, to show the observed snapshot alone merges too early.
     public var gateIncludesDeclared = true
+    /// Decides transient, wait or permanent for every failure the pipeline meets.
+    public var classifier = ErrorClassifier()
 
     public init(
         config: KeelConfig, configDirectory: String, store: any Store, forge: any Forge, git: Git = Git(), runner: ProcessRunner = ProcessRunner(),

@@ -179,16 +179,20 @@ struct Worker: Sendable {
                 errorClass: .transient, summary: summary, detail: tail, backoff: true)
         }
         if let result, result.outcome != .success {
-            let permanent = [401, 403].contains(result.apiErrorStatus ?? 0)
+            let verdict = env.classifier.classify(signal: .claudeResult(Self.signal(result)), now: env.clock.now())
             return try await fail(
-                item, lease, stage: "develop", outcome: .retryableFailure, signature: "agent_\(result.outcome.rawValue)",
-                errorClass: permanent ? .permanent : .transient,
-                summary: "the agent reported \(result.outcome.rawValue): \(result.message ?? "no message")", detail: tail, backoff: true)
+                item, lease, stage: "develop", outcome: .retryableFailure, signature: "agent_\(result.outcome.rawValue):\(verdict.rule)",
+                errorClass: verdict.class, summary: "the agent reported \(result.outcome.rawValue): \(result.message ?? "no message") [\(verdict.class.rawValue): \(verdict.rule)]",
+                detail: tail, backoff: true, retryAfter: verdict.retryAfterSeconds)
         }
         if result == nil, exitCode != 0 {
+            // Exit codes say little: the output says what happened (field report, incident 2).
+            let verdict = env.classifier.classify(tail, now: env.clock.now())
             return try await fail(
-                item, lease, stage: "develop", outcome: .retryableFailure, signature: "agent_exit:\(exitCode.map(String.init) ?? "signal")",
-                errorClass: .transient, summary: "the agent exited with \(outcome.termination)", detail: tail, backoff: true)
+                item, lease, stage: "develop", outcome: .retryableFailure,
+                signature: "agent_exit:\(exitCode.map(String.init) ?? "signal"):\(verdict.rule)", errorClass: verdict.class,
+                summary: "the agent exited with \(outcome.termination) [\(verdict.class.rawValue): \(verdict.rule)]", detail: tail, backoff: true,
+                retryAfter: verdict.retryAfterSeconds)
         }
         let committed = try await env.git.commitAll(message: "keel: #\(item.id) \(item.title)\n\nAttempt \(item.attempt).", in: paths.clone)
         let head = try await env.git.revParse("HEAD", in: paths.clone)
@@ -321,15 +325,58 @@ struct Worker: Sendable {
             WorkspacePaths(root: config.workspaces, itemID: item.id).remove()
             return moved
         case .refused(let message):
-            return try await move(
-                lease, .escalated, "the forge refused the merge: \(message)",
-                ItemChanges(history: [NewHistoryEntry(stage: "merge", kind: "failure", signature: "merge_refused", summary: message)]))
+            return try await mergeRefused(item, lease, message: message)
         case .conflict(let files, let message):
             return try await fail(
                 item, lease, stage: "merge", outcome: .mergeConflict, signature: "merge_conflict", errorClass: .policy,
                 summary: "\(branch) conflicts with \(base) in \(files.joined(separator: ", ")); developing again on the new base",
                 detail: Self.tail(message), backoff: false)
         }
+    }
+
+    /// A merge the forge refused (field report, incident 4): a pending-check wording, singular or
+    /// plural, or a moved base is retried with backoff, a bounded number of times; a policy refusal
+    /// (reviews, signatures) goes to a person with the forge's message.
+    func mergeRefused(_ item: WorkItem, _ lease: Lease, message: String) async throws -> (WorkItem, Lease) {
+        let now = env.clock.now()
+        let verdict = env.classifier.classify(message, now: now)
+        let signature = "merge_refused:\(verdict.rule)"
+        guard verdict.class == .transient || verdict.class == .wait else {
+            return try await move(
+                lease, .escalated, "the forge refused the merge (\(verdict.rule)): \(message)",
+                ItemChanges(history: [NewHistoryEntry(stage: "merge", kind: "failure", signature: signature, summary: message)]))
+        }
+        let history = try await store.history(of: item.id)
+        let sinceRetry = history.lastIndex { $0.kind == "human_retry" }.map { Array(history[($0 + 1)...]) } ?? history
+        let tries = sinceRetry.filter { $0.signature == signature }.count + 1
+        guard tries <= Self.mergeRetries else {
+            return try await move(
+                lease, .escalated, "the forge still refuses the merge after \(Self.mergeRetries) tries (\(verdict.rule)): \(message)",
+                ItemChanges(history: [NewHistoryEntry(stage: "merge", kind: "failure", signature: signature, summary: message)]))
+        }
+        let delay = verdict.retryAfterSeconds.map(Double.init)
+            ?? Backoff(initialSeconds: 5, maxSeconds: 60, jitter: 0.5).delay(forFailure: tries, random: env.random())
+        try await store.deferItem(
+            lease, until: now.addingTimeInterval(delay),
+            note: NewHistoryEntry(stage: "merge", kind: "failure", signature: signature, summary: message), now: now)
+        warn(item.id, "#\(item.id) merge refused (\(verdict.rule): \(message.split(separator: "\n").last ?? "")); try \(tries) of \(Self.mergeRetries) in \(String(format: "%.0f", delay)) s")
+        throw StageDeferred()
+    }
+
+    /// How many times a merge refused for a passing reason (a check re-reporting, a moved base) is retried.
+    static let mergeRetries = 6
+
+    /// The classifier's view of a Claude Code style result.
+    static func signal(_ result: AgentResult) -> ClaudeResult {
+        let subtype: String =
+            switch result.outcome {
+            case .success: "success"
+            case .maxTurns: "error_max_turns"
+            case .error: result.isError && result.apiErrorStatus != nil ? "success" : "error_during_execution"
+            }
+        return ClaudeResult(
+            subtype: subtype, isError: result.isError, terminalReason: result.terminalReason, apiErrorStatus: result.apiErrorStatus,
+            message: result.message, rateLimitResetsAt: result.rateLimitResetsAt.map { Date(timeIntervalSince1970: TimeInterval($0)) })
     }
 
     // MARK: Shared steps
@@ -353,7 +400,7 @@ struct Worker: Sendable {
     /// person when the failure is permanent or the circuit breaker opens on its signature.
     func fail(
         _ item: WorkItem, _ lease: Lease, stage: String, outcome: Outcome, signature: String, errorClass: ErrorClass,
-        summary: String, detail: String, backoff: Bool
+        summary: String, detail: String, backoff: Bool, retryAfter: Int? = nil
     ) async throws -> (WorkItem, Lease) {
         let history = try await store.history(of: item.id)
         let sinceRetry = history.lastIndex { $0.kind == "human_retry" }.map { Array(history[($0 + 1)...]) } ?? history
@@ -371,7 +418,10 @@ struct Worker: Sendable {
                 ItemChanges(history: [entry]))
         }
         var delay = 0.0
-        if backoff {
+        if errorClass == .wait, let retryAfter {
+            // A known reset time: waiting less only fails again.
+            delay = Double(retryAfter)
+        } else if backoff {
             let b = config.scheduler.backoff
             delay = Backoff(initialSeconds: Double(b.initialSeconds), maxSeconds: Double(b.maxSeconds), jitter: b.jitter)
                 .delay(forFailure: count, random: env.random())

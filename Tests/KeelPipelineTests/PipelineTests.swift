@@ -79,7 +79,7 @@ import Testing
         #expect(final.state == .needsHuman)
         #expect(final.attempt == 3)
         let history = try await rig.store.history(of: item.id)
-        #expect(history.map(\.signature) == Array(repeating: "agent_exit:3", count: 3))
+        #expect(history.map(\.signature) == Array(repeating: "agent_exit:3:default-transient", count: 3))
         #expect(history.last?.detail.contains("Traceback: boom") == true, "the person sees the agent's last output")
         #expect(try await rig.store.agentRuns(of: item.id).allSatisfy { $0.outcome == "error" && $0.exitCode == 3 })
     }
