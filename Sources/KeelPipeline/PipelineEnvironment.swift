@@ -25,6 +25,9 @@ public struct PipelineEnvironment: Sendable {
     public var gateIncludesDeclared = true
     /// Decides transient, wait or permanent for every failure the pipeline meets.
     public var classifier = ErrorClassifier()
+    /// The `keel` executable the pre-push guard hook calls; the guard is installed in every worker
+    /// clone when it is set (the CLI always sets it).
+    public var keelExecutable: String?
 
     public init(
         config: KeelConfig, configDirectory: String, store: any Store, forge: any Forge, git: Git = Git(), runner: ProcessRunner = ProcessRunner(),
@@ -52,8 +55,10 @@ public struct PipelineEnvironment: Sendable {
             originURL: config.forge.local.origin, baseBranch: config.forge.local.base,
             ciCommands: config.ci.commands.map { CICommand(name: $0.name, run: $0.run) },
             ciTimeout: .seconds(config.ci.timeoutSeconds), workRoot: config.workspaces + "/.forge")
-        return PipelineEnvironment(
+        var environment = PipelineEnvironment(
             config: config, configDirectory: configDirectory, store: store, forge: forge, sampleAgentCommand: sampleAgentCommand,
             events: events)
+        environment.keelExecutable = sampleAgentCommand.first
+        return environment
     }
 }

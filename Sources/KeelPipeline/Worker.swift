@@ -219,7 +219,21 @@ struct Worker: Sendable {
                 item, lease, stage: "push", outcome: .retryableFailure, signature: "workspace_lost", errorClass: .transient,
                 summary: "the worker clone no longer holds the committed work; developing again", detail: "", backoff: false)
         }
-        try await env.git.push(refspec: "HEAD:refs/heads/\(branch)", force: true, in: paths.clone)
+        do {
+            try await env.git.push(refspec: "HEAD:refs/heads/\(branch)", force: true, in: paths.clone)
+        } catch let error as GitError where error.standardError.contains("keel guard: refused") {
+            // The guard found something positive: the agent must fix its work, with the guard's words.
+            return try await fail(
+                item, lease, stage: "push", outcome: .retryableFailure, signature: "guard_refused", errorClass: .policy,
+                summary: "the pre-push guard refused the push; the agent's work must be fixed", detail: Self.tail(error.standardError),
+                backoff: false)
+        } catch let error as GitError {
+            let verdict = env.classifier.classify(error.standardError, now: env.clock.now())
+            return try await fail(
+                item, lease, stage: "push", outcome: .retryableFailure, signature: "push_failed:\(verdict.rule)", errorClass: verdict.class,
+                summary: "git push failed [\(verdict.class.rawValue): \(verdict.rule)]", detail: Self.tail(error.standardError), backoff: true,
+                retryAfter: verdict.retryAfterSeconds)
+        }
         let pr = try await env.forge.openPullRequest(branch: branch, title: item.title)
         return try await move(lease, .pushed, "pushed \(head.prefix(7)) to \(branch); pull request \(pr.url)", ItemChanges())
     }
@@ -448,6 +462,12 @@ struct Worker: Sendable {
         try FileManager.default.createDirectory(atPath: paths.itemRoot, withIntermediateDirectories: true)
         try await env.git.clone(config.forge.local.origin, into: paths.clone, branch: config.forge.local.base)
         try await env.git.checkoutNewBranch(branch, from: "HEAD", in: paths.clone)
+        if let keel = env.keelExecutable {
+            // Every push from this clone goes through the guard: no conflict markers, and nothing
+            // merged in from other branches than the base (field report, incident 1).
+            _ = try await GuardInstaller.install(in: paths.clone, keelExecutable: keel, git: env.git)
+            _ = try await env.git.run(["config", "keel.guard.base", config.forge.local.base], in: paths.clone)
+        }
         guard let head = try await env.git.revParse("HEAD", in: paths.clone) else {
             throw PipelineError(.workspace, "the fresh clone of \(config.forge.local.origin) in \(paths.clone) has no HEAD")
         }
