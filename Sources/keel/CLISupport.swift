@@ -50,9 +50,7 @@ enum CLI {
 
     /// How this binary starts its built-in sample agent.
     static var sampleAgentCommand: [String] {
-        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-        let path = FileManager.default.isExecutableFile(atPath: exe) ? exe : CommandLine.arguments[0]
-        return [path, "sample-agent"]
+        [GuardInstallCommand.keelExecutable, "sample-agent"]
     }
 
     static var operator_: String {
