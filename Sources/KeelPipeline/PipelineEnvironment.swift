@@ -59,6 +59,7 @@ public struct PipelineEnvironment: Sendable {
             config: config, configDirectory: configDirectory, store: store, forge: forge, sampleAgentCommand: sampleAgentCommand,
             events: events)
         environment.keelExecutable = sampleAgentCommand.first
+        environment.classifier = ErrorClassifier(extraRules: config.classifierRules)
         return environment
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KeelCore
+import KeelPipeline
 
 /// `keel classify`: how Keel would handle an error, for people and for scripts.
 struct ClassifyCommand: AsyncParsableCommand {
@@ -15,13 +16,16 @@ struct ClassifyCommand: AsyncParsableCommand {
             """
     )
 
-    // Accepted like every command's; user rules from keel.yml are not read yet, and a missing
-    // keel.yml is never an error here.
+    // keel.yml's classifier.rules apply when the file exists; a missing keel.yml is never an error here.
     @OptionGroup var options: ConfigOption
     @Flag(name: .long, help: "Classify each stdin line separately; print one JSON object per line.") var lines = false
 
     func run() async throws {
-        let classifier = ErrorClassifier(timeZone: .current)
+        var rules: [Rule] = []
+        if FileManager.default.fileExists(atPath: options.absolutePath) {
+            rules = try CLI.loadConfig(options).classifierRules
+        }
+        let classifier = ErrorClassifier(extraRules: rules, timeZone: .current)
         let input = FileHandle.standardInput
         guard lines else {
             let text = String(decoding: input.readDataToEndOfFile(), as: UTF8.self)

@@ -1,4 +1,5 @@
 import Foundation
+import KeelCore
 import KeelPipeline
 import Testing
 
@@ -876,5 +877,36 @@ private let minimal = [
         #expect(text.contains("num_turns"))
         #expect(text.contains("total_cost_usd"))
         #expect(text.contains("command: [\"./keel-agent.sh\"]"))
+    }
+}
+
+@Suite struct ClassifierRuleConfigTests {
+    let base = "forge: {local: {origin: /srv/o.git}}\nagent: {kind: command, command: [./a.sh]}\n"
+
+    @Test func userRulesAreReadInOrderAndComeFirst() throws {
+        let config = try KeelConfig.parse(
+            base + "classifier:\n  rules:\n    - {name: vpn-flap, class: transient, contains: \"tun0: link down\"}\n    - {name: quota, class: wait, regex: 'quota window \\d+ closed', retry_after_seconds: 900}\n",
+            file: "keel.yml", baseDirectory: "/srv")
+        #expect(config.classifierRules.map(\.name) == ["vpn-flap", "quota"])
+        let classifier = ErrorClassifier(extraRules: config.classifierRules)
+        let verdict = classifier.classify("quota window 12 closed", now: Date())
+        #expect(verdict.class == .wait && verdict.rule == "quota" && verdict.retryAfterSeconds == 900)
+    }
+
+    @Test func aBadRuleNamesItsLine() {
+        for (rule, text) in [
+            ("{name: x, class: transient, contains: a, regex: b}", "exactly one of contains"),
+            ("{name: x, class: policy, contains: a}", "policy"),
+            ("{name: x, class: transient, regex: '('}", "regular expression"),
+            ("{name: x, class: sometimes, contains: a}", "class"),
+        ] {
+            do {
+                _ = try KeelConfig.parse(base + "classifier:\n  rules:\n    - \(rule)\n", file: "keel.yml", baseDirectory: "/srv")
+                Issue.record("accepted \(rule)")
+            } catch {
+                #expect(error.line == 5, "\(rule): \(error)")
+                #expect(error.description.lowercased().contains(text), "\(rule): \(error)")
+            }
+        }
     }
 }

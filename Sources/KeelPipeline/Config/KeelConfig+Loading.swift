@@ -1,4 +1,5 @@
 import Foundation
+import KeelCore
 import Yams
 
 extension KeelConfig {
@@ -57,7 +58,7 @@ private struct ConfigReader {
     func config(from root: ConfigNode) throws(ConfigError) -> KeelConfig {
         let top = try root.mapping(allowed: [
             "project", "tenant", "store", "forge", "ci", "inspect", "agent", "scheduler", "server", "workspaces", "transcripts",
-            "ledger", "alerts",
+            "ledger", "alerts", "classifier",
         ])
         let project = try top.optional("project")?.nonEmptyText("a project name") ?? ConfigPath.lastComponent(of: base)
         let tenant = try top.optional("tenant")?.nonEmptyText("a tenant name") ?? "default"
@@ -88,8 +89,42 @@ private struct ConfigReader {
             workspaces: try path(top.optional("workspaces"), default: KeelConfig.DefaultPath.workspaces),
             transcripts: try path(top.optional("transcripts"), default: KeelConfig.DefaultPath.transcripts),
             ledger: ledger,
-            alerts: alerts
+            alerts: alerts,
+            classifierRules: try classifierRules(top)
         )
+    }
+
+    /// `classifier.rules`: each `{name, class: transient|wait|permanent, contains: TEXT | regex: RE,
+    /// retry_after_seconds: N (wait only)}`, tried in order before the built-in rules.
+    private func classifierRules(_ top: ConfigMapping) throws(ConfigError) -> [Rule] {
+        let section = try top.section("classifier", allowed: ["rules"])
+        guard let node = section.optional("rules") else { return [] }
+        var rules: [Rule] = []
+        for item in try node.items() {
+            let fields = try item.mapping(allowed: ["name", "class", "contains", "regex", "retry_after_seconds"])
+            let name = try fields.required("name", "a rule name").nonEmptyText("a rule name")
+            let errorClass = try fields.required("class", "transient, wait or permanent").choice(ErrorClass.self, noun: "class")
+            let contains = fields.optional("contains")
+            let regex = fields.optional("regex")
+            guard (contains == nil) != (regex == nil) else {
+                throw item.error(.invalidValue, "give exactly one of contains (a text) or regex (a regular expression)")
+            }
+            let retry = try fields.optional("retry_after_seconds")?.integer(in: 1...Int.max)
+            do {
+                if let contains {
+                    rules.append(try Rule(name: name, class: errorClass, substring: try contains.nonEmptyText("a text"), retryAfterSeconds: retry))
+                } else if let regex {
+                    rules.append(try Rule(name: name, class: errorClass, regex: try regex.nonEmptyText("a regular expression"), retryAfterSeconds: retry))
+                }
+            } catch let error as CoreError {
+                throw item.error(.invalidValue, error.message)
+            } catch let error as ConfigError {
+                throw error
+            } catch {
+                throw item.error(.invalidValue, "\(error)")
+            }
+        }
+        return rules
     }
 
     private func forge(_ top: ConfigMapping) throws(ConfigError) -> KeelConfig.Forge {

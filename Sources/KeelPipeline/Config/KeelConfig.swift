@@ -1,3 +1,4 @@
+public import KeelCore
 /// Everything Keel reads from `keel.yml`, with defaults filled in and paths made absolute.
 ///
 /// Relative paths in the file resolve against the directory holding it, so the same file works
@@ -39,6 +40,8 @@ public struct KeelConfig: Sendable, Equatable {
     public var ledger: Ledger
     /// Where chain-break alerts go, and the base of the links they carry.
     public var alerts: Alerts
+    /// Error-classifier rules tried before the built-in ones (`classifier.rules`, default none).
+    public var classifierRules: [Rule]
 
     /// Creates a configuration from already-resolved values; paths should be absolute.
     ///
@@ -59,8 +62,10 @@ public struct KeelConfig: Sendable, Equatable {
         workspaces: String,
         transcripts: String,
         ledger: Ledger? = nil,
-        alerts: Alerts? = nil
+        alerts: Alerts? = nil,
+        classifierRules: [Rule] = []
     ) {
+        self.classifierRules = classifierRules
         self.project = project
         self.tenant = tenant
         self.store = store
