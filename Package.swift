@@ -181,7 +181,7 @@ if ProcessInfo.processInfo.environment["KEEL_BENCHMARKS"] != nil {
         .executableTarget(
             name: "KeelBenchmarks",
             dependencies: [
-                "KeelCore", "KeelStore",
+                "KeelCore", "KeelLedger", "KeelStore", "KeelPipeline",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],

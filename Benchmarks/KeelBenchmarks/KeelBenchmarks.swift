@@ -13,9 +13,18 @@ import Benchmark
 // Run (not part of CI; the first release build takes several minutes on 2 cores):
 //
 //     KEEL_BENCHMARKS=1 swift package --scratch-path .build-bench benchmark --target KeelBenchmarks
+//
+// The ledger benchmarks (Ledger*.swift) build their fixtures once and cache them under
+// `KEEL_BENCH_CACHE` (default `<temp>/keel-bench-cache`): a 20,000-event audit bundle, which
+// `Benchmarks/aiss/verify_bundle.py` verifies with aiss-standard for comparison, and a
+// 1,000,999-event SQLite ledger for startup verification (a few minutes to build the first time).
+// Run a subset with `--filter`, e.g. `--filter "ledger verify.*"`.
 let benchmarks: @Sendable () -> Void = {
     registerStoreCycleBenchmark()
     registerRawInsertBenchmarks()
+    registerLedgerAppendBenchmarks()
+    registerLedgerVerifyBenchmarks()
+    registerLedgerStartupBenchmarks()
 }
 
 /// Settings shared by both benchmarks: a short run each, measured in operations per second.

@@ -238,7 +238,8 @@ public actor LedgerService {
     /// Every key the chain has used, by agent id: the current one and each rotation's old one.
     func knownKeys() async throws -> [String: AgentKey] {
         var keys = [signer.agentID: signer.key]
-        for event in try await store.ledgerEvents(after: 0, limit: nil) where event.kind == KeyRotation.eventType {
+        // Only the rotations, through the kind index: startup must not read the whole ledger.
+        for event in try await store.ledgerEvents(ofKind: KeyRotation.eventType) {
             if let stamp = try? Stamp.parse(event.event), let rotation = try? KeyRotation(payload: stamp.payload) {
                 keys[rotation.previous.agentID] = rotation.previous
                 keys[rotation.next.agentID] = rotation.next

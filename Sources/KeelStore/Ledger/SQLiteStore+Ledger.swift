@@ -12,6 +12,8 @@ public protocol LedgerStore: Sendable {
     func ledgerEvents(after seq: Int64, limit: Int?) async throws -> [LedgerEventRecord]
     /// The newest checkpoint stamp.
     func lastCheckpoint() async throws -> LedgerEventRecord?
+    /// Every event of one kind, in order (indexed: cheap however long the ledger is).
+    func ledgerEvents(ofKind kind: String) async throws -> [LedgerEventRecord]
     func ledgerBreaks() async throws -> [LedgerBreakRecord]
     func ledgerBreak(_ id: Int64) async throws -> LedgerBreakRecord?
     /// Records breaks a verifier found; each new one (by fingerprint) is stamped `chain_break_detected`.
@@ -46,6 +48,12 @@ extension SQLiteStore: LedgerStore {
     public func lastCheckpoint() async throws -> LedgerEventRecord? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM ledger_events WHERE kind = 'checkpoint' ORDER BY seq DESC LIMIT 1").map(Self.decodeEvent)
+        }
+    }
+
+    public func ledgerEvents(ofKind kind: String) async throws -> [LedgerEventRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM ledger_events WHERE kind = ? ORDER BY seq", arguments: [kind]).map(Self.decodeEvent)
         }
     }
 
