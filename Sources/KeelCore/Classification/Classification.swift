@@ -68,22 +68,8 @@ public struct Classification: Sendable, Equatable, Hashable, Codable, CustomStri
         retryAfterSeconds.map { "\(self.class.rawValue) (\(rule), retry after \($0) s)" } ?? "\(self.class.rawValue) (\(rule))"
     }
 
-    /// Appends `text` as a JSON string literal (RFC 8259 escapes; `/` left alone).
+    /// Appends `text` as a JSON string literal.
     static func appendJSONString(_ text: String, to out: inout String) {
-        out += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
+        JSONString.append(text, to: &out)
     }
 }

@@ -1,3 +1,4 @@
+import KeelCore
 /// A JSON value whose objects keep their keys in the order written, so alert documents read
 /// in the order the fields were given and their bytes (which a webhook signature covers) are
 /// predictable.
@@ -46,23 +47,6 @@ enum JSONText: Sendable, Equatable {
     }
 
     private static func writeString(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default:
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
+        JSONString.append(s, to: &out)
     }
 }
