@@ -42,6 +42,11 @@ struct Worker: Sendable {
             try await uncancelled { try await store.release(held) }
         } catch is StageDeferred {
             // The stage let the item go to wait (checks not in yet, a merge to retry): nothing to release.
+        } catch is CancellationError {
+            // The scheduler itself was cancelled: not the item's failure. Let go of the lease so the
+            // next start resumes the item at its stage at once.
+            let held = lease
+            try? await uncancelled { try await store.release(held) }
         } catch let error as StoreError where error.code == .staleLease {
             warn(item.id, "\(name) stopped working on #\(item.id): \(error.message)")
         } catch {

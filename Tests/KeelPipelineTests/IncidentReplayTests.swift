@@ -89,15 +89,19 @@ final class LateCheckForge: Forge {
         let scheduler = Scheduler(environment: environment)
         let running = Task { try await scheduler.run() }
         var mergedBeforeTest = false
-        for _ in 0..<400 {
-            try await Task.sleep(for: .milliseconds(40))
+        // Time moves only while the item waits (a gate poll, a backoff), and only to just past the
+        // wait: however slow the machine, no wait is cut short and no stage sees time jump.
+        for _ in 0..<6000 {
+            try await Task.sleep(for: .milliseconds(20))
             guard let current = try await store.item(item.id) else { break }
             if current.state == .merged || current.state == .needsHuman {
                 let firstHead = try await store.checkRuns(of: item.id).first?.checks ?? []
                 mergedBeforeTest = current.state == .merged && !firstHead.contains { $0.name == "test" && $0.state != .pending }
                 break
             }
-            clock.advance(by: 30)
+            if let wakeUp = current.notBefore, wakeUp > clock.now() {
+                clock.advance(by: wakeUp.timeIntervalSince(clock.now()) + 1)
+            }
         }
         running.cancel()
         _ = try? await running.value
