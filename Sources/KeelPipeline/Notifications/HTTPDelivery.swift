@@ -83,26 +83,23 @@ struct HTTPDelivery: Sendable {
     func transportError(_ error: any Error) -> AlertError {
         let cause = redactor.scrub(error)
         let said = redactor(String(describing: error))
-        if let client = error as? HTTPClientError {
-            switch client {
-            case .invalidURL, .emptyHost, .emptyScheme:
-                return AlertError(
-                    code: .misconfigured,
-                    message: "\(channel): \(endpoint) is not a usable URL (\(said)); check the channel's URL in keel.yml",
-                    errorClass: .permanent,
-                    cause: cause
-                )
-            case .deadlineExceeded, .readTimeout, .writeTimeout, .connectTimeout, .tlsHandshakeTimeout,
-                .getConnectionFromPoolTimeout:
-                return AlertError(
-                    code: .timedOut,
-                    message: "\(channel): \(endpoint) did not answer within \(timeout) (\(said)); check that it is reachable from this host",
-                    errorClass: .transient,
-                    cause: cause
-                )
-            default:
-                break
-            }
+        switch HTTPFailure.Transport(error) {
+        case .badURL:
+            return AlertError(
+                code: .misconfigured,
+                message: "\(channel): \(endpoint) is not a usable URL (\(said)); check the channel's URL in keel.yml",
+                errorClass: .permanent,
+                cause: cause
+            )
+        case .timedOut:
+            return AlertError(
+                code: .timedOut,
+                message: "\(channel): \(endpoint) did not answer within \(timeout) (\(said)); check that it is reachable from this host",
+                errorClass: .transient,
+                cause: cause
+            )
+        case .unreachable:
+            break
         }
         return AlertError(
             code: .unreachable,
@@ -114,10 +111,7 @@ struct HTTPDelivery: Sendable {
 
     /// How an HTTP status is handled: 408, 425, 429 and 5xx may pass, other 4xx will not.
     static func errorClass(forStatus status: Int, retryAfter: Duration?) -> ErrorClass {
-        switch status {
-        case 408, 425, 429, 500...599: retryAfter == nil ? .transient : .wait
-        default: .permanent
-        }
+        HTTPFailure.errorClass(status: status, retryAfter: retryAfter)
     }
 
     /// `scheme://host[:port]` of a URL: enough to say where, without a path that may be a secret.

@@ -197,10 +197,7 @@ public struct HTTPTokenRefresher: TokenRefresher {
     /// How a refusal is handled: 408, 425, 429 and 5xx may pass (`wait` when the endpoint said
     /// when), any other status will not.
     static func errorClass(status: Int, retryAfter: Duration?) -> ErrorClass {
-        switch status {
-        case 408, 425, 429, 500...599: retryAfter == nil ? .transient : .wait
-        default: .permanent
-        }
+        HTTPFailure.errorClass(status: status, retryAfter: retryAfter)
     }
 
     private func rejection(status: Int, body: String, retryAfterHeader: String?, scrubber: TokenScrubber) -> TokenError {
@@ -235,27 +232,24 @@ public struct HTTPTokenRefresher: TokenRefresher {
 
     private func transportError(_ error: any Error, scrubber: TokenScrubber) -> TokenError {
         let said = scrubber(String(describing: error))
-        if let client = error as? HTTPClientError {
-            switch client {
-            case .invalidURL, .emptyHost, .emptyScheme:
-                return TokenError(
-                    code: .misconfigured,
-                    message: "the token URL \(endpoint) is not usable (\(said)); check the token broker's token URL",
-                    errorClass: .permanent,
-                    cause: scrubber.scrub(error)
-                )
-            case .deadlineExceeded, .readTimeout, .writeTimeout, .connectTimeout, .tlsHandshakeTimeout,
-                .getConnectionFromPoolTimeout:
-                return TokenError(
-                    code: .timedOut,
-                    message: "the token endpoint \(endpoint) did not answer within \(configuration.timeout) (\(said)); "
-                        + "retry with backoff, and check that it is reachable if it persists",
-                    errorClass: .transient,
-                    cause: scrubber.scrub(error)
-                )
-            default:
-                break
-            }
+        switch HTTPFailure.Transport(error) {
+        case .badURL:
+            return TokenError(
+                code: .misconfigured,
+                message: "the token URL \(endpoint) is not usable (\(said)); check the token broker's token URL",
+                errorClass: .permanent,
+                cause: scrubber.scrub(error)
+            )
+        case .timedOut:
+            return TokenError(
+                code: .timedOut,
+                message: "the token endpoint \(endpoint) did not answer within \(configuration.timeout) (\(said)); "
+                    + "retry with backoff, and check that it is reachable if it persists",
+                errorClass: .transient,
+                cause: scrubber.scrub(error)
+            )
+        case .unreachable:
+            break
         }
         return TokenError(
             code: .unreachable,
