@@ -24,22 +24,6 @@ private func breakAlert(body: String = "previous_hash does not match the head.\n
     )
 }
 
-/// A client whose failed connects fail the request at once (the default waits out the deadline
-/// retrying), owned and shut down by the test as Keel's owner would.
-private func withHTTPClient<Result>(_ body: (HTTPClient) async throws -> Result) async throws -> Result {
-    var configuration = HTTPClient.Configuration()
-    configuration.connectionPool.retryConnectionEstablishment = false
-    let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-    do {
-        let result = try await body(client)
-        try await client.shutdown()
-        return result
-    } catch {
-        try? await client.shutdown()
-        throw error
-    }
-}
-
 /// The error `send` throws, or nil when it succeeds.
 private func sendError(_ channel: any AlertChannel, _ alert: Alert = breakAlert()) async -> AlertError? {
     do {

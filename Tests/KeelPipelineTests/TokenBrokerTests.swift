@@ -61,20 +61,6 @@ private func mode(of path: String) throws -> Int {
     try #require(FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
 }
 
-/// A client whose failed connects fail at once, owned and shut down by the test.
-private func withHTTPClient<Result>(_ body: (HTTPClient) async throws -> Result) async throws -> Result {
-    var configuration = HTTPClient.Configuration()
-    configuration.connectionPool.retryConnectionEstablishment = false
-    let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-    do {
-        let result = try await body(client)
-        try await client.shutdown()
-        return result
-    } catch {
-        try? await client.shutdown()
-        throw error
-    }
-}
 
 private func httpRefresher(
     _ server: LoopbackHTTPServer, _ client: HTTPClient, clock: ManualWallClock,
