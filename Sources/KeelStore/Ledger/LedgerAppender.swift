@@ -39,8 +39,9 @@ enum LedgerAppender {
         let stored: String = head["hash"]
         let text: String = head["event"]
         let previousStored = try String.fetchOne(db, sql: "SELECT hash FROM ledger_events WHERE seq = ?", arguments: [seq - 1])
-        let (problems, continueFrom) = headProblems(seq: seq, text: text, storedHash: stored, previousStoredHash: previousStored, settings: settings)
-        var position = Position(seq: seq + 1, previousHash: continueFrom, notBefore: (try? Stamp.parse(text))?.timestamp ?? 0)
+        let (problems, continueFrom, headTimestamp) = headProblems(
+            seq: seq, text: text, storedHash: stored, previousStoredHash: previousStored, settings: settings)
+        var position = Position(seq: seq + 1, previousHash: continueFrom, notBefore: headTimestamp ?? 0)
         for problem in problems {
             position = try recordAndStamp(db, settings, problem, at: position, now: now).next
         }
@@ -51,7 +52,7 @@ enum LedgerAppender {
     /// the event before it and is signed by a key the chain knows.
     static func headProblems(
         seq: Int64, text: String, storedHash: String, previousStoredHash: String?, settings: LedgerSettings
-    ) -> ([DetectedBreak], continueFrom: String) {
+    ) -> ([DetectedBreak], continueFrom: String, timestamp: Int64?) {
         let stamp: Stamp
         do {
             stamp = try Stamp.parse(text)
@@ -61,7 +62,7 @@ enum LedgerAppender {
                     seq: seq, kind: "torn_write", expected: "a complete AISS-1.0 event",
                     found: "\(text.utf8.count) bytes: \(text.prefix(60))…",
                     message: "the last event (seq \(seq)) is not a complete event: a write was torn or the row was edited")],
-                storedHash
+                storedHash, nil
             )
         }
         var problems: [DetectedBreak] = []
@@ -99,7 +100,7 @@ enum LedgerAppender {
                     seq: seq, kind: "unknown_key", expected: signer.agentID, found: stamp.agentID,
                     message: "event \(seq) is signed by \(stamp.agentID), a key this ledger does not use"))
         }
-        return (problems, stamp.hash)
+        return (problems, stamp.hash, stamp.timestamp)
     }
 
     /// Records a break once (by fingerprint) and, when it is new, stamps `chain_break_detected`.
