@@ -28,6 +28,9 @@ public struct PipelineEnvironment: Sendable {
     /// The `keel` executable the pre-push guard hook calls; the guard is installed in every worker
     /// clone when it is set (the CLI always sets it).
     public var keelExecutable: String?
+    /// Where agent runs borrow their access token (`agent.token_broker`); nil: agents use the
+    /// credentials of their own environment.
+    public var tokens: (any AgentTokenSource)?
 
     public init(
         config: KeelConfig, configDirectory: String, store: any Store, forge: any Forge, git: Git = Git(), runner: ProcessRunner = ProcessRunner(),

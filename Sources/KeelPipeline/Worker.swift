@@ -129,20 +129,33 @@ struct Worker: Sendable {
 
         let stamp = Int64(env.clock.now().timeIntervalSince1970 * 1000)
         let transcript = "\(config.transcripts)/item-\(item.id)/attempt-\(item.attempt)-develop-\(stamp).log"
-        let spec = invocation.spec(
+        var spec = invocation.spec(
             item: item, workspace: paths.clone, taskPath: paths.taskFile, historyPath: paths.historyFile,
             promptPath: paths.promptFile, prompt: brief.prompt, transcriptPath: transcript, config: config)
+        if let tokens = env.tokens {
+            // A borrowed token, current for at least the broker's minimum lifetime (field report,
+            // incident 5): never the stored one as it is, and never on the command line.
+            do {
+                try await tokens.environment(for: config.agent.kind).apply(to: &spec)
+            } catch let error as TokenError {
+                return try await fail(
+                    item, lease, stage: "develop", outcome: .retryableFailure, signature: "token:\(error.code.name)",
+                    errorClass: error.errorClass, summary: "no access token for the agent: \(error.message)", detail: "", backoff: true,
+                    retryAfter: error.retryAfter.map { Int($0.components.seconds) })
+            }
+        }
         let runID = try await store.startAgentRun(
             itemID: item.id, attempt: item.attempt, stage: "develop", agent: invocation.name, command: invocation.commandLine,
             transcriptPath: transcript, promptSHA256: Digest.sha256Hex(brief.prompt), now: env.clock.now())
         let parser = StreamParserBox()
         let store = self.store
+        let agentSpec = spec
         let parses = invocation.parsesClaudeStream
         let outcome: ProcessOutcome
         do {
             outcome = try await cancelWhenGracefulShutdown {
                 try await env.runner.run(
-                    spec, onStart: { pid in try? await store.setAgentRunPID(runID, pid: Int(pid)) },
+                    agentSpec, onStart: { pid in try? await store.setAgentRunPID(runID, pid: Int(pid)) },
                     onLine: { stream, line in if parses && stream == .stdout { parser.consume(line) } })
             }
         } catch {

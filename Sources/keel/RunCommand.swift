@@ -54,7 +54,53 @@ struct RunCommand: AsyncParsableCommand {
         if adminToken == nil {
             CLI.out("keel: \(config.server.adminTokenEnv) is not set: break decisions can be made with `keel ledger resolve` only\n")
         }
-        let scheduler = Scheduler(environment: environment)
+        // The token broker holds the refresh token alone; workers borrow over its loopback endpoint.
+        var broker: TokenBroker?
+        if let settings = config.agent.tokenBroker {
+            do {
+                broker = try TokenBroker.configured(settings, httpClient: httpClient, logger: logger)
+            } catch {
+                try? await httpClient.shutdown()
+                CLI.err("agent.token_broker: \(error)")
+                throw ExitCode(1)
+            }
+        }
+        let serving = Serving(
+            store: store, ledger: ledger, adminToken: adminToken, host: config.server.host, port: port ?? config.server.port,
+            logger: logger)
+        do {
+            if let broker {
+                try await TokenBrokerServer.withServer(broker: broker, secret: BearerSecret.random(), logger: logger) { server in
+                    CLI.out("keel: token broker lending on \(server.tokenURL); the credential expires \(await broker.expiresAt)\n")
+                    var lent = environment
+                    lent.tokens = BrokerEndpointTokenSource(
+                        client: server.client(httpClient: httpClient), lending: broker.configuration)
+                    try await serving.run(lent)
+                }
+            } else {
+                try await serving.run(environment)
+            }
+        } catch {
+            try? await httpClient.shutdown()
+            throw error
+        }
+        try? await httpClient.shutdown()
+        CLI.out("keel: stopped\n")
+    }
+}
+
+/// The services of `keel run`: the scheduler, the HTTP server and the ledger's ticker, until SIGINT or SIGTERM.
+struct Serving: Sendable {
+    let store: SQLiteStore
+    let ledger: LedgerService
+    let adminToken: String?
+    let host: String
+    let port: Int
+    let logger: Logger
+
+    func run(_ environment: PipelineEnvironment) async throws {
+        let config = environment.config
+        let ledger = self.ledger
         let app = Application(
             router: KeelHTTP.router(
                 store: store, ledger: store, adminToken: adminToken,
@@ -62,25 +108,18 @@ struct RunCommand: AsyncParsableCommand {
                     CLI.out("keel: break #\(decided.id) decided on its page: \(decided.decision ?? "?") by \(decided.decidedBy ?? "?")\n")
                     do { try await ledger.backupNow() } catch { CLI.err("ledger backup after a decision failed: \(error)") }
                 }),
-            configuration: .init(address: .hostname(config.server.host, port: port ?? config.server.port), serverName: "keel"),
-            onServerRunning: { channel in
-                CLI.out("keel: serving http://\(config.server.host):\(channel.localAddress?.port ?? 0) (healthz, api/items, api/ledger, breaks, metrics)\n")
+            configuration: .init(address: .hostname(host, port: port), serverName: "keel"),
+            onServerRunning: { [host] channel in
+                CLI.out("keel: serving http://\(host):\(channel.localAddress?.port ?? 0) (healthz, api/items, api/ledger, breaks, metrics)\n")
             },
             logger: logger)
         CLI.out("keel: running \(config.scheduler.workers) workers on \(config.project); Ctrl-C stops gracefully\n")
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: scheduler), .init(service: app), .init(service: LedgerTicker(service: ledger))],
+                services: [.init(service: Scheduler(environment: environment)), .init(service: app), .init(service: LedgerTicker(service: ledger))],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
-        do {
-            try await group.run()
-        } catch {
-            try? await httpClient.shutdown()
-            throw error
-        }
-        try? await httpClient.shutdown()
-        CLI.out("keel: stopped\n")
+        try await group.run()
     }
 }
 

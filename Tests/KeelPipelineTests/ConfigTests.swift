@@ -815,6 +815,52 @@ private let minimal = [
         )
     }
 
+    @Test func theTemplatesTokenBrokerParsesOnceUncommented() throws {
+        let text = ConfigTemplate.render(agent: .claudeCode, origin: "../origin.git", base: "main", ciCommands: [])
+        var inBroker = false
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            if line == "  # token_broker:" { inBroker = true; return "  token_broker:" }
+            if inBroker && line.hasPrefix("  #   ") { return "  " + line.dropFirst(4) }
+            if !line.hasPrefix("  #") { inBroker = false }
+            return String(line)
+        }
+
+        let config = try KeelConfig.parse(lines.joined(separator: "\n"), file: "keel.yml", baseDirectory: "/srv/app")
+
+        #expect(
+            config.agent.tokenBroker
+                == KeelConfig.TokenBrokerSettings(
+                    credentials: NSHomeDirectory() + "/.claude/.credentials.json", tokenURL: "https://auth.example.com/oauth/token",
+                    clientID: "my-client-id", variable: "KEEL_ACCESS_TOKEN"))
+    }
+
+    @Test func aTokenBrokerTakesItsDefaultsAndResolvesTheCredentialsBesideKeelYml() throws {
+        let config = try parse(minimal + [
+            "  token_broker: {credentials: secrets/creds.json, token_url: \"http://127.0.0.1:9/token\", client_id: \"\"}",
+        ])
+        let broker = try #require(config.agent.tokenBroker)
+        #expect(broker.credentials == "/srv/app/secrets/creds.json")
+        #expect(broker.layout == .claudeCode && broker.body == .form && broker.minimumLifetimeSeconds == 300)
+        #expect(broker.clientID == "" && broker.scope == nil && broker.variable == nil)
+        #expect(try parse(minimal).agent.tokenBroker == nil)
+    }
+
+    @Test(arguments: [
+        ("  token_broker: {credentials: c.json, client_id: k}", "agent.token_broker.token_url", "missing required key"),
+        ("  token_broker: {credentials: c.json, token_url: \"ftp://x/\", client_id: k}", "agent.token_broker.token_url", "http"),
+        ("  token_broker: {token_url: \"http://x/t\", client_id: k}", "agent.token_broker.credentials", "refresh token"),
+        ("  token_broker: {credentials: c.json, token_url: \"http://x/t\"}", "agent.token_broker.client_id", "client id"),
+        ("  token_broker: {credentials: c.json, token_url: \"http://x/t\", client_id: k, layout: json}", "agent.token_broker.layout", "claude-code"),
+        ("  token_broker: {credentials: c.json, token_url: \"http://x/t\", client_id: k, variable: \"A B\"}", "agent.token_broker.variable", "variable"),
+        ("  token_broker: {credentials: c.json, token_url: \"http://x/t\", client_id: k, refresh_token: abc}", "agent.token_broker.refresh_token", "unknown key"),
+    ])
+    func aBadTokenBrokerSectionNamesTheKey(line: String, key: String, says: String) throws {
+        let error = try #require(failure(minimal + [line]))
+        #expect(error.key == key, "\(error)")
+        #expect(error.line == 6)
+        #expect(error.description.contains(says), "\(error)")
+    }
+
     @Test func theTemplateQuotesStringsYAMLWouldMisread() throws {
         let awkward = [
             "echo \"done\" # not a comment",

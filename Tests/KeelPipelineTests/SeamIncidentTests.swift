@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import KeelAgents
 import KeelCore
@@ -332,7 +333,7 @@ final class RefusingMergeForge: Forge {
         + #""message":"OAuth token has expired. Please obtain a new token or refresh your existing token."}}"#
 
     struct TokenReplay {
-        var outcome: ProcessOutcome
+        var run: Run
         /// The bearer tokens the model API was called with.
         var presented: [String]
         /// The access tokens the token endpoint issued.
@@ -341,49 +342,30 @@ final class RefusingMergeForge: Forge {
         var refreshedWith: [String]
         /// The credential in the broker's file afterwards.
         var stored: Credential
+        /// Every transcript file of the run, concatenated.
+        var transcripts: String
         var now: Date
+    }
+
+    /// The naive lender of the field report: the credentials file's access token as stored,
+    /// expiry and all.
+    struct StoredCredentialLender: AgentTokenSource {
+        let file: CredentialsFile
+
+        func environment(for agent: KeelConfig.AgentKind) async throws -> AgentTokenEnvironment {
+            let stored = try file.load()
+            return TokenBroker.Configuration().environment(
+                lending: BorrowedToken(accessToken: stored.accessToken, expiresAt: stored.expiresAt), to: agent, redactions: [])
+        }
     }
 
     /// A model API on loopback that accepts only tokens its token endpoint issued, a credentials
     /// file whose access token expired a minute ago, and an agent that calls the API with the
-    /// token from its environment. `refreshBeforeLend` switches the lender: the token broker over
-    /// its local endpoint (which refreshes first), or the credentials file read as stored.
-    ///
-    /// The pipeline does not hand broker tokens to agent runs yet, so the agent is run here
-    /// directly with ``ProcessRunner``, as the worker would.
+    /// token from its environment (and, carelessly, prints it) before it changes a file. The
+    /// item runs through the scheduler; `refreshBeforeLend` switches the lender: the token broker
+    /// over its local endpoint, as `keel run` wires it (which refreshes first), or the credentials
+    /// file read as stored.
     func replayIncident5(refreshBeforeLend: Bool) async throws -> TokenReplay {
-        let tmp = try TemporaryDirectory(prefix: "keel-incident5")
-        defer { tmp.remove() }
-        let clock = ManualWallClock()
-        let file = CredentialsFile(path: tmp.path(".credentials.json"), layout: .claudeCode)
-        let expired = Int64(clock.now().addingTimeInterval(-60).timeIntervalSince1970 * 1000)
-        let document: [String: Any] = [
-            "claudeAiOauth": ["accessToken": Self.staleAccess, "refreshToken": Self.canonicalRefresh, "expiresAt": expired]
-        ]
-        try JSONSerialization.data(withJSONObject: document).write(to: URL(fileURLWithPath: file.path))
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file.path)
-
-        let agent = tmp.path("agent.sh")
-        let lending = TokenBroker.Configuration()
-        let variable = lending.tokenVariables[.command] ?? lending.fallbackTokenVariable
-        // The token goes to curl on its standard input, never on a command line.
-        try Data(
-            """
-            #!/bin/sh
-            answer=$(printf 'header = "Authorization: Bearer %s"\\n' "$\(variable)" |
-                curl --silent --show-error --noproxy '*' --config - --output answer.json --write-out '%{http_code}' \\
-                    --header 'Content-Type: application/json' --data '{"model":"m","max_tokens":16,"messages":[]}' "$MODEL_API/v1/messages")
-            if [ "$answer" = 200 ]; then
-                echo 'API answered; working'
-                exit 0
-            fi
-            echo "API Error: $answer $(cat answer.json)" >&2
-            exit 1
-
-            """.utf8
-        ).write(to: URL(fileURLWithPath: agent))
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: agent)
-
         let issued = Mutex<[String]>([])
         return try await LoopbackHTTPServer.withServer { tokenEndpoint in
             tokenEndpoint.respond { request in
@@ -403,60 +385,94 @@ final class RefusingMergeForge: Forge {
                     let valid = issued.withLock { $0.contains(presented) }
                     return valid ? .json(#"{"id":"msg_1","type":"message","content":[]}"#) : .json(Self.expiredAnswer, status: 401)
                 }
-                let lent: BorrowedToken
+                let variable = TokenBroker.Configuration().fallbackTokenVariable
+                // The token goes to curl on its standard input, never on a command line.
+                let bench = try await Bench(
+                    "incident5", files: ["README.md": "# search\n"],
+                    agentScript: """
+                        #!/bin/sh
+                        cat > /dev/null
+                        echo "using token $\(variable)"
+                        answer=$(printf 'header = "Authorization: Bearer %s"\\n' "$\(variable)" |
+                            curl --silent --show-error --noproxy '*' --config - --output ../answer.json --write-out '%{http_code}' \\
+                                --header 'Content-Type: application/json' --data '{"model":"m","max_tokens":16,"messages":[]}' \\
+                                '\(modelAPI.url)/v1/messages')
+                        if [ "$answer" != 200 ]; then
+                            echo "API Error: $answer $(cat ../answer.json)" >&2
+                            exit 1
+                        fi
+                        echo 'API answered; working'
+                        echo 'search = "hybrid"' > search.py
+                        """)
+                defer { bench.tmp.remove() }
+                let file = CredentialsFile(path: bench.tmp.path(".credentials.json"), layout: .claudeCode)
+                let expired = Int64(bench.clock.now().addingTimeInterval(-60).timeIntervalSince1970 * 1000)
+                let document: [String: Any] = [
+                    "claudeAiOauth": ["accessToken": Self.staleAccess, "refreshToken": Self.canonicalRefresh, "expiresAt": expired]
+                ]
+                try JSONSerialization.data(withJSONObject: document).write(to: URL(fileURLWithPath: file.path))
+                try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file.path)
+
+                let run: Run
                 if refreshBeforeLend {
-                    // The fix: the one holder of the refresh token refreshes before it lends.
-                    let broker = try TokenBroker(
-                        credentialsFile: file,
-                        refresher: HTTPTokenRefresher(
-                            configuration: .init(tokenURL: tokenEndpoint.url + "/v1/oauth/token", clientID: "keel", timeout: .seconds(10)),
-                            clock: clock),
-                        clock: clock, configuration: lending)
-                    lent = try await TokenBrokerServer.withServer(broker: broker, secret: BearerSecret.random()) { server in
-                        let worker = try #require(TokenBrokerClient(environment: server.workerEnvironment))
-                        return try await worker.borrow()
+                    // The fix, wired as `keel run` wires it from agent.token_broker: the one holder of
+                    // the refresh token refreshes before it lends, and workers borrow over its endpoint.
+                    let settings = KeelConfig.TokenBrokerSettings(
+                        credentials: file.path, tokenURL: tokenEndpoint.url + "/v1/oauth/token", clientID: "keel")
+                    let broker = try TokenBroker.configured(settings, httpClient: .shared, clock: bench.clock)
+                    run = try await TokenBrokerServer.withServer(broker: broker, secret: BearerSecret.random()) { server in
+                        try await bench.run(title: "Hybrid search") {
+                            $0.tokens = BrokerEndpointTokenSource(client: server.client(), lending: broker.configuration)
+                        }
                     }
                 } else {
-                    // The naive lender: the stored credential, expiry included, as it is.
-                    let stored = try file.load()
-                    lent = BorrowedToken(accessToken: stored.accessToken, expiresAt: stored.expiresAt)
+                    run = try await bench.run(title: "Hybrid search") { $0.tokens = StoredCredentialLender(file: file) }
                 }
-                var spec = ProcessSpec(
-                    executable: agent, environment: ["MODEL_API": modelAPI.url], workingDirectory: tmp.path,
-                    wallClockLimit: .seconds(60))
-                AgentTokenEnvironment(
-                    variables: [variable: lent.accessToken], unset: [], redactions: [lent.accessToken], expiresAt: lent.expiresAt
-                ).apply(to: &spec)
-                let outcome = try await ProcessRunner().run(spec)
+                var transcripts = ""
+                if let files = FileManager.default.enumerator(atPath: bench.config.transcripts) {
+                    for case let name as String in files {
+                        transcripts += (try? String(contentsOfFile: bench.config.transcripts + "/" + name, encoding: .utf8)) ?? ""
+                    }
+                }
                 return TokenReplay(
-                    outcome: outcome,
+                    run: run,
                     presented: modelAPI.requests.map { String(($0.header("Authorization") ?? "").dropFirst("Bearer ".count)) },
                     issued: issued.withLock { $0 },
                     refreshedWith: tokenEndpoint.requests.map { Self.formFields($0.text)["refresh_token"] ?? "" },
-                    stored: try file.load(), now: clock.now())
+                    stored: try file.load(), transcripts: transcripts, now: bench.clock.now())
             }
         }
     }
 
     @Test func expiredStoredTokenIsRefreshedBeforeTheAgentGetsIt() async throws {
         let replay = try await replayIncident5(refreshBeforeLend: true)
-        #expect(replay.outcome.succeeded, "\(replay.outcome.stderrTail)")
+        #expect(replay.run.final.state == .merged, "\(replay.run.log)")
+        #expect(replay.run.final.attempt == 1)
         #expect(replay.refreshedWith == [Self.canonicalRefresh], "one refresh, by the broker")
         #expect(replay.issued.count == 1)
         #expect(replay.presented == replay.issued, "the agent called the API with the fresh token")
         #expect(replay.stored.accessToken == replay.issued.first, "and the broker wrote it back")
         #expect(replay.stored.expiresAt > replay.now.addingTimeInterval(300))
+        // The agent printed its token: the transcript holds the marker, not the token.
+        #expect(replay.transcripts.contains("using token [REDACTED]"), "\(replay.transcripts)")
+        for secret in replay.issued + [Self.canonicalRefresh, Self.staleAccess] {
+            #expect(!replay.transcripts.contains(secret))
+            #expect(!replay.run.log.contains(secret))
+        }
     }
 
     @Test func withTheStoredTokenLentAsItIsTheAgentGets401() async throws {
         let replay = try await replayIncident5(refreshBeforeLend: false)
-        #expect(replay.outcome.termination == .exited(1))
-        #expect(replay.outcome.stderrTail.contains("API Error: 401"), "\(replay.outcome.stderrTail)")
-        #expect(replay.outcome.stderrTail.contains("OAuth token has expired"))
+        let run = replay.run
+        #expect(run.final.state == .needsHuman, "\(run.log)")
+        #expect(run.final.attempt == 1, "a permanent failure: no retry")
         #expect(replay.presented == [Self.staleAccess])
         #expect(replay.refreshedWith.isEmpty, "nobody refreshed")
-        // The worker's failure is a person's problem: the classifier calls it permanent.
-        #expect(ErrorClassifier().classify(replay.outcome.stderrTail, now: replay.now).class == .permanent)
+        let failure = try #require(run.history.last)
+        #expect(failure.detail.contains("API Error: 401"), "\(failure.detail)")
+        #expect(failure.detail.contains("OAuth token has expired"))
+        #expect(failure.signature?.hasPrefix("agent_exit:1:") == true, "\(failure.signature ?? "")")
+        #expect(run.transitions.last?.reason.contains("permanent") == true)
 
         // And the borrower cannot refresh on its own: its copy carries no refresh token.
         try await withTemporaryDirectory(prefix: "keel-incident5-worker") { tmp in
@@ -470,6 +486,61 @@ final class RefusingMergeForge: Forge {
             #expect(error.message.contains("has no \"refreshToken\""), "\(error.message)")
             #expect(error.errorClass == .permanent)
         }
+    }
+
+    /// A worker borrowing through `keel run`'s broker endpoint from a token endpoint that gives
+    /// `answers` in turn (the last one from then on), for an agent that only writes a file.
+    func borrowThrough(answers: [LoopbackHTTPServer.Response]) async throws -> (run: Run, agentRuns: Int, refreshes: Int) {
+        try await LoopbackHTTPServer.withServer { tokenEndpoint in
+            let served = Mutex(0)
+            tokenEndpoint.respond { _ in served.withLock { $0 += 1; return answers[min($0, answers.count) - 1] } }
+            let scratch = try TemporaryDirectory(prefix: "keel-borrow-agent")
+            defer { scratch.remove() }
+            let runsFile = scratch.path("agent-runs")
+            let bench = try await Bench(
+                "borrow", files: ["README.md": "# search\n"],
+                agentScript: "#!/bin/sh\ncat > /dev/null\necho ran >> '\(runsFile)'\necho 'search = 1' > search.py\n")
+            defer { bench.tmp.remove() }
+            let file = CredentialsFile(path: bench.tmp.path(".credentials.json"), layout: .claudeCode)
+            try Data(#"{"claudeAiOauth":{"accessToken":"\#(Self.staleAccess)","refreshToken":"\#(Self.canonicalRefresh)","expiresAt":0}}"#.utf8)
+                .write(to: URL(fileURLWithPath: file.path))
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file.path)
+            let settings = KeelConfig.TokenBrokerSettings(credentials: file.path, tokenURL: tokenEndpoint.url + "/token", clientID: "keel")
+            let broker = try TokenBroker.configured(settings, httpClient: .shared, clock: bench.clock)
+            let run = try await TokenBrokerServer.withServer(broker: broker, secret: BearerSecret.random()) { server in
+                try await bench.run(title: "Hybrid search") {
+                    $0.tokens = BrokerEndpointTokenSource(client: server.client(), lending: broker.configuration)
+                }
+            }
+            let runs = (try? String(contentsOfFile: runsFile, encoding: .utf8)) ?? ""
+            return (run, runs.split(separator: "\n").count, tokenEndpoint.requests.count)
+        }
+    }
+
+    @Test func aRefusedRefreshTokenGoesToAPersonBeforeAnyAgentRuns() async throws {
+        let (run, agentRuns, refreshes) = try await borrowThrough(answers: [
+            .json(#"{"error":"invalid_grant","error_description":"Refresh token revoked"}"#, status: 400)
+        ])
+        #expect(run.final.state == .needsHuman, "\(run.log)")
+        #expect(agentRuns == 0, "no agent ran without a token")
+        #expect(refreshes == 1)
+        let failure = try #require(run.history.last)
+        #expect(failure.signature == "token:rejected", "\(failure)")
+        #expect(failure.summary.contains("no access token for the agent") && failure.summary.contains("invalid_grant"), "\(failure.summary)")
+        #expect(run.transitions.last?.reason.contains("permanent") == true)
+        #expect(!run.log.contains(Self.canonicalRefresh) && !run.log.contains(Self.staleAccess))
+    }
+
+    @Test func aTokenEndpointOutageIsRetriedAfterABackoffAndTheItemMerges() async throws {
+        let (run, agentRuns, refreshes) = try await borrowThrough(answers: [
+            .text("upstream connect error", status: 503),
+            .json(#"{"access_token":"sk-ant-oat01-afterTheOutage_GGGGGGGGGGGG","expires_in":3600}"#),
+        ])
+        #expect(run.final.state == .merged, "\(run.log)")
+        #expect(run.history.map(\.signature) == ["token:rejected"])
+        #expect(run.deferrals.count == 1, "waited one backoff for the endpoint")
+        #expect(agentRuns == 1)
+        #expect(refreshes == 2)
     }
 
     /// The fields of a form-encoded body.

@@ -159,7 +159,7 @@ private struct ConfigReader {
     private func agent(_ top: ConfigMapping) throws(ConfigError) -> KeelConfig.Agent {
         let kinds = KeelConfig.AgentKind.allCases.map(\.rawValue).joined(separator: ", ")
         let section = try top.required("agent", "the coding agent to run, e.g. agent: {kind: claude-code}")
-            .mapping(allowed: ["kind", "command", "prompt", "env", "timeouts"])
+            .mapping(allowed: ["kind", "command", "prompt", "env", "timeouts", "token_broker"])
         let kind = try section.required("kind", "one of \(kinds)").choice(KeelConfig.AgentKind.self, noun: "agent")
 
         let command: [String]?
@@ -189,7 +189,34 @@ private struct ConfigReader {
             wallClockSeconds: try timeoutsSection.optional("wall_clock_seconds")?.integer(in: 1...Int.max) ?? defaults.wallClockSeconds,
             inactivitySeconds: try timeoutsSection.optional("inactivity_seconds")?.integer(in: 1...Int.max) ?? defaults.inactivitySeconds
         )
-        return KeelConfig.Agent(kind: kind, command: command, prompt: prompt, env: env, timeouts: timeouts)
+        return KeelConfig.Agent(
+            kind: kind, command: command, prompt: prompt, env: env, timeouts: timeouts, tokenBroker: try tokenBroker(section))
+    }
+
+    /// `agent.token_broker`: the credentials file and the OAuth endpoint that refreshes it.
+    private func tokenBroker(_ agent: ConfigMapping) throws(ConfigError) -> KeelConfig.TokenBrokerSettings? {
+        guard
+            let section = try agent.optionalSection(
+                "token_broker",
+                allowed: ["credentials", "layout", "token_url", "client_id", "scope", "body", "minimum_lifetime_seconds", "variable"])
+        else { return nil }
+        let credentialsHint = "the credentials file holding the refresh token, e.g. credentials: ~/.claude/.credentials.json"
+        let credentials = try section.required("credentials", credentialsHint).nonEmptyText(credentialsHint)
+        let tokenURL = try section.required("token_url", "the OAuth token endpoint, e.g. token_url: https://auth.example.com/oauth/token")
+            .httpURL()
+        let defaults = KeelConfig.TokenBrokerSettings(credentials: "", tokenURL: tokenURL, clientID: "")
+        return KeelConfig.TokenBrokerSettings(
+            credentials: ConfigPath.resolve(credentials, against: base),
+            layout: try section.optional("layout")?.choice(CredentialsFile.Layout.self, noun: "credentials layout") ?? defaults.layout,
+            tokenURL: tokenURL,
+            clientID: try section.required("client_id", "the OAuth client id the credential was issued to (\"\" for none)").text(),
+            scope: try section.optional("scope")?.nonEmptyText("the OAuth scope to ask for"),
+            body: try section.optional("body")?.choice(HTTPTokenRefresher.Configuration.BodyEncoding.self, noun: "request body encoding")
+                ?? defaults.body,
+            minimumLifetimeSeconds: try section.optional("minimum_lifetime_seconds")?.integer(in: 0...86_400)
+                ?? defaults.minimumLifetimeSeconds,
+            variable: try section.optional("variable")?.environmentVariableName()
+        )
     }
 
     private func scheduler(_ top: ConfigMapping) throws(ConfigError) -> KeelConfig.Scheduler {

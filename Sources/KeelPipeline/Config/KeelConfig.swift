@@ -216,6 +216,9 @@ extension KeelConfig {
         public var env: [String: String]
         /// When a run is stopped.
         public var timeouts: AgentTimeouts
+        /// Where agents borrow their access token (`agent.token_broker`, default none: the agent
+        /// uses whatever credential its own environment gives it).
+        public var tokenBroker: TokenBrokerSettings?
 
         /// Creates agent settings; a `nil` command or prompt takes the kind's default.
         public init(
@@ -223,13 +226,53 @@ extension KeelConfig {
             command: [String]? = nil,
             prompt: PromptMode? = nil,
             env: [String: String] = [:],
-            timeouts: AgentTimeouts = AgentTimeouts()
+            timeouts: AgentTimeouts = AgentTimeouts(),
+            tokenBroker: TokenBrokerSettings? = nil
         ) {
             self.kind = kind
             self.command = command ?? ConfigTemplate.defaultCommand(for: kind)
             self.prompt = prompt ?? ConfigTemplate.defaultPromptMode(for: kind)
             self.env = env
             self.timeouts = timeouts
+            self.tokenBroker = tokenBroker
+        }
+    }
+
+    /// The token broker (`agent.token_broker`): `keel run` holds the credential file's refresh
+    /// token alone, refreshes before lending, and each agent run gets a current access token in its
+    /// environment.
+    public struct TokenBrokerSettings: Sendable, Equatable {
+        /// Absolute path of the credentials file holding the refresh token (`credentials`).
+        public var credentials: String
+        /// Its shape (`layout`: `claude-code`, the default, or `oauth`).
+        public var layout: CredentialsFile.Layout
+        /// The OAuth token endpoint (`token_url`).
+        public var tokenURL: String
+        /// The OAuth client id (`client_id`, may be empty).
+        public var clientID: String
+        /// The `scope` parameter (`scope`, default none).
+        public var scope: String?
+        /// How the refresh request is encoded (`body`: `form`, the default, or `json`).
+        public var body: HTTPTokenRefresher.Configuration.BodyEncoding
+        /// A token with less than this left is refreshed before it is lent (`minimum_lifetime_seconds`, default 300).
+        public var minimumLifetimeSeconds: Int
+        /// The variable the token reaches the agent in (`variable`; default `CLAUDE_CODE_OAUTH_TOKEN`
+        /// for claude-code, `KEEL_ACCESS_TOKEN` for other agents).
+        public var variable: String?
+
+        /// Creates token broker settings; `credentials` should be absolute.
+        public init(
+            credentials: String, layout: CredentialsFile.Layout = .claudeCode, tokenURL: String, clientID: String, scope: String? = nil,
+            body: HTTPTokenRefresher.Configuration.BodyEncoding = .form, minimumLifetimeSeconds: Int = 300, variable: String? = nil
+        ) {
+            self.credentials = credentials
+            self.layout = layout
+            self.tokenURL = tokenURL
+            self.clientID = clientID
+            self.scope = scope
+            self.body = body
+            self.minimumLifetimeSeconds = minimumLifetimeSeconds
+            self.variable = variable
         }
     }
 

@@ -33,7 +33,7 @@ public struct HTTPTokenRefresher: TokenRefresher {
     /// Where and how to refresh.
     public struct Configuration: Sendable {
         /// How the grant's parameters are sent.
-        public enum BodyEncoding: String, Sendable {
+        public enum BodyEncoding: String, Sendable, CaseIterable {
             /// `application/x-www-form-urlencoded`, as RFC 6749 §6 specifies.
             case form
             /// A JSON object with the same keys, which some endpoints (Anthropic's among them, by

@@ -175,13 +175,7 @@ public actor TokenBroker {
     /// (``Configuration/tokenVariables``), the variables to remove, and what to redact.
     public func environment(for agent: KeelConfig.AgentKind) async throws -> AgentTokenEnvironment {
         let token = try await borrow()
-        let name = configuration.tokenVariables[agent] ?? configuration.fallbackTokenVariable
-        return AgentTokenEnvironment(
-            variables: [name: token.accessToken],
-            unset: (configuration.overridingVariables[agent] ?? []).filter { $0 != name },
-            redactions: secretsToRedact,
-            expiresAt: token.expiresAt
-        )
+        return configuration.environment(lending: token, to: agent, redactions: secretsToRedact)
     }
 
     /// Reads the credentials file again, for when a person has replaced the credential (after a

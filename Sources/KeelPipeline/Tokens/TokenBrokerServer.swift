@@ -1,3 +1,4 @@
+public import AsyncHTTPClient
 import Foundation
 import KeelCore
 public import Logging
@@ -37,6 +38,11 @@ public final class TokenBrokerServer: Sendable {
     /// secret wherever this environment is recorded.
     public var workerEnvironment: [String: String] {
         [Self.urlVariable: tokenURL, Self.secretVariable: secret.value]
+    }
+
+    /// A client of this endpoint, for workers in the same process.
+    public func client(httpClient: HTTPClient = .shared) -> TokenBrokerClient {
+        TokenBrokerClient(url: tokenURL, secret: secret.value, httpClient: httpClient)
     }
 
     private let host: String
