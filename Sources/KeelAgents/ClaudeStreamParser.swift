@@ -1,4 +1,5 @@
 import Foundation
+import KeelCore
 
 /// What one coding-agent run produced, classified from the agent's own output.
 public struct AgentResult: Sendable, Equatable, Codable {
@@ -219,10 +220,7 @@ public struct ClaudeStreamParser: Sendable {
     /// USD to micro-USD, rounded half up, in decimal so that 0.24722425 gives 247224 and
     /// 0.0000005 gives 1 (binary floating point would land either side of the half).
     static func micros(_ usd: Double) -> Int64? {
-        guard usd.isFinite, usd >= 0, usd < 9e12, var amount = Decimal(string: "\(usd)") else { return nil }
-        amount *= 1_000_000
-        var rounded = Decimal()
-        NSDecimalRound(&rounded, &amount, 0, .plain)
-        return NSDecimalNumber(decimal: rounded).int64Value
+        guard usd.isFinite else { return nil }
+        return Money.micros(parsingUSD: "\(usd)")
     }
 }

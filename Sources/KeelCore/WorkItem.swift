@@ -116,11 +116,14 @@ public struct CostEvent: Sendable, Equatable, Codable {
     public var cacheReadTokens: Int
     public var cacheWriteTokens: Int
     public var costMicros: Micros
+    /// Where ``costMicros`` comes from.
+    public var source: CostSource
 
     public init(
         model: String? = nil, turns: Int? = nil, inputTokens: Int = 0, outputTokens: Int = 0, cacheReadTokens: Int = 0,
-        cacheWriteTokens: Int = 0, costMicros: Micros = 0
+        cacheWriteTokens: Int = 0, costMicros: Micros = 0, source: CostSource = .reported
     ) {
+        self.source = source
         self.model = model
         self.turns = turns
         self.inputTokens = inputTokens
@@ -129,6 +132,16 @@ public struct CostEvent: Sendable, Equatable, Codable {
         self.cacheWriteTokens = cacheWriteTokens
         self.costMicros = costMicros
     }
+}
+
+/// Where a cost figure comes from (`cost_events.cost_source`).
+public enum CostSource: String, Sendable, Equatable, Codable, CaseIterable {
+    /// The agent reported what the run cost.
+    case reported
+    /// Priced from the tokens with the pricing table in keel.yml.
+    case priced
+    /// Neither: the agent reported no cost and its model is not in the pricing table (cost 0).
+    case unpriced
 }
 
 /// One entry of an item's memory (`item_history`): what an attempt tried and why it failed,

@@ -22,9 +22,13 @@ struct Worker: Sendable {
 
     /// Claims and processes one item; false when nothing was ready.
     func step() async throws -> Bool {
-        guard let (item, lease) = try await store.claimNext(owner: name, now: env.clock.now(), leaseSeconds: leaseSeconds) else {
-            return false
+        let now = env.clock.now()
+        let claim = try await store.claimNext(owner: name, now: now, leaseSeconds: leaseSeconds, budget: config.budgets)
+        for stop in claim.refused {
+            // Not dequeued: the reservation would cross a ceiling, so a person decides (with the figures).
+            env.events.emit(.transition(item: stop.item, from: stop.from, to: stop.item.state, reason: stop.refusal.message, actor: name, at: now))
         }
+        guard let (item, lease) = claim.claimed else { return !claim.refused.isEmpty }
         await process(item, lease)
         return true
     }

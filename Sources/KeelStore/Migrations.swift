@@ -146,6 +146,25 @@ enum Migrations {
             // Each check's own state and output (JSON), so the gate can be re-evaluated after a restart.
             try db.execute(sql: "ALTER TABLE check_runs ADD COLUMN checks TEXT NOT NULL DEFAULT '[]'")
         }
+        migrator.registerMigration("v5_budgets") { db in
+            try db.execute(
+                sql: """
+                    -- What a live claim holds against the budgets until its run's actual cost replaces it.
+                    -- A reservation counts only while its item still holds the lease it was made under.
+                    CREATE TABLE budget_reservations (
+                        item_id INTEGER PRIMARY KEY REFERENCES work_items(id),
+                        lease_token TEXT NOT NULL,
+                        tenant TEXT NOT NULL,
+                        repo TEXT NOT NULL,
+                        amount_micros INTEGER NOT NULL,
+                        at TEXT NOT NULL
+                    );
+                    -- reported: the agent said what it cost; priced: from the pricing table; unpriced: neither.
+                    ALTER TABLE cost_events ADD COLUMN cost_source TEXT NOT NULL DEFAULT 'reported';
+                    CREATE INDEX cost_events_tenant ON cost_events(tenant, at);
+                    CREATE INDEX cost_events_repo ON cost_events(repo, at);
+                    """)
+        }
         return migrator
     }
 

@@ -147,19 +147,77 @@ public final class SQLiteStore: Store {
     // MARK: Leases and transitions
 
     public func claimNext(owner: String, now: Date, leaseSeconds: Double) async throws -> (WorkItem, Lease)? {
+        try await claimNext(owner: owner, now: now, leaseSeconds: leaseSeconds, budget: nil).claimed
+    }
+
+    public func claimNext(owner: String, now: Date, leaseSeconds: Double, budget: BudgetPolicy?) async throws -> Claim {
         let ts = Timestamp.text(now)
         // An idle worker polls often: look first with a read, which takes no write lock and syncs nothing.
-        guard try await pool.read({ db in try Self.claimCandidate(db, now: ts) }) != nil else { return nil }
+        guard try await pool.read({ db in try Self.claimCandidate(db, now: ts) }) != nil else { return Claim(claimed: nil) }
+        let ledger = self.ledger
         return try await pool.write { db in
-            guard let id = try Self.claimCandidate(db, now: ts) else { return nil }
-            let token = UUID().uuidString
-            let expires = now.addingTimeInterval(leaseSeconds)
-            try db.execute(
-                sql: "UPDATE work_items SET lease_owner = ?, lease_token = ?, lease_expires_at = ? WHERE id = ?",
-                arguments: [owner, token, Timestamp.text(expires), id])
-            let item = try Self.fetchItem(db, id)!
-            return (item, Lease(itemID: id, owner: owner, token: token, state: item.state, expiresAt: expires))
+            var refused: [Claim.Refused] = []
+            // Candidates the budget refuses leave the queue (to a person); a bounded number per claim.
+            while refused.count < 16, let id = try Self.claimCandidate(db, now: ts) {
+                let token = UUID().uuidString
+                let candidate = try Self.fetchItem(db, id)!
+                if let budget, candidate.state == .queued || candidate.state == .developing {
+                    // The check and the reservation in one write transaction: concurrent claims
+                    // serialize on it, so together they never cross a ceiling.
+                    let figures = try Self.budgetFigures(db, candidate, since: budget.periodStart(at: now), now: ts)
+                    if let refusal = budget.refusal(for: figures) {
+                        _ = try Self.apply(
+                            db, ledger, itemID: id, from: candidate.state, outcome: .escalated, reason: refusal.message, actor: owner, now: now,
+                            changes: ItemChanges(
+                                notBefore: .some(nil),
+                                history: [
+                                    NewHistoryEntry(stage: "claim", kind: "failure", signature: "budget:\(refusal.scope.rawValue)", summary: refusal.message)
+                                ]))
+                        refused.append(Claim.Refused(item: try Self.fetchItem(db, id)!, from: candidate.state, refusal: refusal))
+                        continue
+                    }
+                    try db.execute(
+                        sql: """
+                            INSERT OR REPLACE INTO budget_reservations (item_id, lease_token, tenant, repo, amount_micros, at)
+                            VALUES (?, ?, ?, ?, ?, ?)
+                            """,
+                        arguments: [id, token, candidate.tenant, candidate.repo, budget.estimateMicros, ts])
+                }
+                let expires = now.addingTimeInterval(leaseSeconds)
+                try db.execute(
+                    sql: "UPDATE work_items SET lease_owner = ?, lease_token = ?, lease_expires_at = ? WHERE id = ?",
+                    arguments: [owner, token, Timestamp.text(expires), id])
+                let item = try Self.fetchItem(db, id)!
+                return Claim(claimed: (item, Lease(itemID: id, owner: owner, token: token, state: item.state, expiresAt: expires)), refused: refused)
+            }
+            return Claim(claimed: nil, refused: refused)
         }
+    }
+
+    /// What `item`, its repo and its tenant have spent (repo and tenant since `since`) and what
+    /// other live claims hold reserved.
+    static func budgetFigures(_ db: Database, _ item: WorkItem, since: Date?, now: String) throws -> BudgetFigures {
+        let from = since.map(Timestamp.text) ?? ""
+        func spent(_ column: String, _ value: String) throws -> Micros {
+            try Micros.fetchOne(
+                db, sql: "SELECT COALESCE(SUM(cost_micros), 0) FROM cost_events WHERE \(column) = ? AND at >= ?", arguments: [value, from]) ?? 0
+        }
+        // A reservation counts while its item still holds the live lease it was made under.
+        func reserved(_ column: String, _ value: String) throws -> Micros {
+            try Micros.fetchOne(
+                db,
+                sql: """
+                    SELECT COALESCE(SUM(r.amount_micros), 0) FROM budget_reservations r
+                    JOIN work_items w ON w.id = r.item_id AND w.lease_token = r.lease_token AND w.lease_expires_at >= ?
+                    WHERE r.\(column) = ? AND r.item_id <> ?
+                    """,
+                arguments: [now, value, item.id]) ?? 0
+        }
+        return BudgetFigures(
+            issue: .init(name: "#\(item.id)", spent: item.spentMicros, reserved: 0),
+            issueCeiling: item.budgetMicros,
+            repo: .init(name: item.repo, spent: try spent("repo", item.repo), reserved: try reserved("repo", item.repo)),
+            tenant: .init(name: item.tenant, spent: try spent("tenant", item.tenant), reserved: try reserved("tenant", item.tenant)))
     }
 
     public func renew(_ lease: Lease, now: Date, leaseSeconds: Double) async throws -> Lease {
@@ -176,6 +234,7 @@ public final class SQLiteStore: Store {
 
     public func release(_ lease: Lease) async throws {
         try await pool.write { db in
+            try db.execute(sql: "DELETE FROM budget_reservations WHERE item_id = ? AND lease_token = ?", arguments: [lease.itemID, lease.token])
             try db.execute(
                 sql: """
                     UPDATE work_items SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
@@ -280,6 +339,8 @@ public final class SQLiteStore: Store {
                 sql: "UPDATE agent_runs SET ended_at = ?, exit_code = ?, outcome = ? WHERE id = ? AND ended_at IS NULL",
                 arguments: [ts, exitCode, outcome, runID])
             guard db.changesCount == 1 else { return }
+            // The run's actual cost replaces what its claim reserved.
+            try db.execute(sql: "DELETE FROM budget_reservations WHERE item_id = (SELECT item_id FROM agent_runs WHERE id = ?)", arguments: [runID])
             guard
                 let row = try Row.fetchOne(
                     db,
@@ -306,12 +367,13 @@ public final class SQLiteStore: Store {
             try db.execute(
                 sql: """
                     INSERT INTO cost_events (run_id, item_id, tenant, repo, agent, model, turns, input_tokens, output_tokens,
-                                             cache_read_tokens, cache_write_tokens, cost_micros, at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                             cache_read_tokens, cache_write_tokens, cost_micros, cost_source, at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     runID, itemID, row["tenant"] as String, row["repo"] as String, row["agent"] as String, cost.model, cost.turns,
-                    cost.inputTokens, cost.outputTokens, cost.cacheReadTokens, cost.cacheWriteTokens, cost.costMicros, ts,
+                    cost.inputTokens, cost.outputTokens, cost.cacheReadTokens, cost.cacheWriteTokens, cost.costMicros,
+                    cost.source.rawValue, ts,
                 ])
             try db.execute(
                 sql: "UPDATE work_items SET spent_micros = spent_micros + ? WHERE id = ?", arguments: [cost.costMicros, itemID])
@@ -324,6 +386,7 @@ public final class SQLiteStore: Store {
                         "turns": LedgerPayload.int(cost.turns), "input_tokens": .integer(Int64(cost.inputTokens)),
                         "output_tokens": .integer(Int64(cost.outputTokens)), "cache_read_tokens": .integer(Int64(cost.cacheReadTokens)),
                         "cache_write_tokens": .integer(Int64(cost.cacheWriteTokens)), "cost_micros": .integer(cost.costMicros),
+                        "cost_source": .string(cost.source.rawValue),
                     ],
                     now: now)
             }
@@ -384,6 +447,39 @@ public final class SQLiteStore: Store {
     public func checkRuns(of itemID: Int64) async throws -> [CheckRunRecord] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM check_runs WHERE item_id = ? ORDER BY id", arguments: [itemID]).map(Self.decodeCheckRun)
+        }
+    }
+
+    public func costReport(by grouping: CostGrouping, since: Date?) async throws -> [CostLine] {
+        let key: String =
+            switch grouping {
+            case .issue: "CAST(c.item_id AS TEXT)"
+            case .agent: "c.agent"
+            case .repo: "c.repo"
+            case .tenant: "c.tenant"
+            case .day: "substr(c.at, 1, 10)"
+            }
+        let order = grouping == .day ? "k" : "cost DESC, k"
+        let from = since.map(Timestamp.text) ?? ""
+        return try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(key) AS k, \(grouping == .issue ? "MAX(w.title)" : "NULL") AS title, COUNT(*) AS runs,
+                           COALESCE(SUM(c.turns), 0) AS turns, SUM(c.input_tokens) AS input, SUM(c.output_tokens) AS output,
+                           SUM(c.cache_read_tokens) AS cache_read, SUM(c.cache_write_tokens) AS cache_write,
+                           SUM(c.cost_micros) AS cost, SUM(c.cost_source = 'unpriced') AS unpriced
+                    FROM cost_events c JOIN work_items w ON w.id = c.item_id
+                    WHERE c.at >= ?
+                    GROUP BY k ORDER BY \(order)
+                    """,
+                arguments: [from]
+            ).map { row in
+                CostLine(
+                    key: row["k"], title: row["title"], runs: row["runs"], turns: row["turns"], inputTokens: row["input"],
+                    outputTokens: row["output"], cacheReadTokens: row["cache_read"], cacheWriteTokens: row["cache_write"],
+                    costMicros: row["cost"], unpricedRuns: row["unpriced"])
+            }
         }
     }
 

@@ -99,6 +99,63 @@ public struct CheckRunRecord: Sendable, Equatable, Codable {
     public var checks: [ObservedCheck]
 }
 
+/// What one claim did: the item claimed, if any, and the items the budget sent to a person.
+public struct Claim: Sendable {
+    /// An item the budget kept out of work: it went from `from` to `needs_human`.
+    public struct Refused: Sendable {
+        public var item: WorkItem
+        public var from: ItemState
+        public var refusal: BudgetRefusal
+    }
+
+    public var claimed: (WorkItem, Lease)?
+    public var refused: [Refused]
+
+    public init(claimed: (WorkItem, Lease)?, refused: [Refused] = []) {
+        self.claimed = claimed
+        self.refused = refused
+    }
+}
+
+/// How `keel cost` groups the cost ledger.
+public enum CostGrouping: String, Sendable, CaseIterable {
+    case issue, agent, repo, tenant, day
+}
+
+/// One line of the cost ledger's summary: what one issue, agent, repo, tenant or day cost.
+public struct CostLine: Sendable, Equatable, Codable {
+    /// The item id, agent, repo, tenant or `YYYY-MM-DD` (UTC).
+    public var key: String
+    /// The issue's title (grouping by issue only).
+    public var title: String?
+    /// Agent runs with a cost event.
+    public var runs: Int
+    public var turns: Int
+    public var inputTokens: Int
+    public var outputTokens: Int
+    public var cacheReadTokens: Int
+    public var cacheWriteTokens: Int
+    public var costMicros: Micros
+    /// Runs whose cost is unknown (no reported cost, model not in the pricing table): counted as 0.
+    public var unpricedRuns: Int
+
+    public init(
+        key: String, title: String? = nil, runs: Int, turns: Int, inputTokens: Int, outputTokens: Int, cacheReadTokens: Int,
+        cacheWriteTokens: Int, costMicros: Micros, unpricedRuns: Int
+    ) {
+        self.key = key
+        self.title = title
+        self.runs = runs
+        self.turns = turns
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.cacheReadTokens = cacheReadTokens
+        self.cacheWriteTokens = cacheWriteTokens
+        self.costMicros = costMicros
+        self.unpricedRuns = unpricedRuns
+    }
+}
+
 /// Counters for `/metrics`.
 public struct StoreMetrics: Sendable, Equatable {
     public var itemsByState: [ItemState: Int]
@@ -135,6 +192,9 @@ public protocol Store: Sendable {
 
     /// Atomically claims the oldest claimable item for `owner`, or nil when none is ready.
     func claimNext(owner: String, now: Date, leaseSeconds: Double) async throws -> (WorkItem, Lease)?
+    /// Claims the next ready item, reserving `budget`'s estimate when it will run an agent; items
+    /// whose reservation would cross a ceiling go to `needs_human` with the figures instead.
+    func claimNext(owner: String, now: Date, leaseSeconds: Double, budget: BudgetPolicy?) async throws -> Claim
     /// Extends a lease; `.staleLease` when it is no longer the item's.
     func renew(_ lease: Lease, now: Date, leaseSeconds: Double) async throws -> Lease
     /// Gives a lease up without changing state.
@@ -173,4 +233,6 @@ public protocol Store: Sendable {
     func checkRuns(of itemID: Int64) async throws -> [CheckRunRecord]
 
     func metrics() async throws -> StoreMetrics
+    /// The cost ledger summed by `grouping`, biggest spender first (days in order), with events at or after `since`.
+    func costReport(by grouping: CostGrouping, since: Date?) async throws -> [CostLine]
 }

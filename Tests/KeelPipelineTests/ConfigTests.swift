@@ -861,6 +861,27 @@ private let minimal = [
         #expect(error.description.contains(says), "\(error)")
     }
 
+    @Test func budgetsAreReadInUSDAndOmittedCeilingsMeanNoBudget() throws {
+        let config = try parse(minimal + ["budgets: {issue_usd: 2.5, tenant_usd: 1000, period: day, estimate_usd: 0.25}"])
+        #expect(config.budgets == BudgetPolicy(estimateMicros: 250_000, issueMicros: 2_500_000, tenantMicros: 1_000_000_000, period: .day))
+        #expect(try parse(minimal + ["budgets: {repo_usd: 40}"]).budgets == BudgetPolicy(estimateMicros: 1_000_000, repoMicros: 40_000_000))
+        #expect(try parse(minimal + ["budgets: {estimate_usd: 3}"]).budgets == nil)
+        #expect(try parse(minimal).budgets == nil)
+    }
+
+    @Test(arguments: [
+        ("budgets: {issue_usd: -1}", "budgets.issue_usd", "an amount in USD"),
+        ("budgets: {repo_usd: lots}", "budgets.repo_usd", "an amount in USD"),
+        ("budgets: {tenant_usd: 0.5}", "budgets.tenant_usd", "at least estimate_usd ($1.00)"),
+        ("budgets: {issue_usd: 5, period: week}", "budgets.period", "total, day, month"),
+        ("budgets: {issue: 5}", "budgets.issue", "unknown key"),
+    ])
+    func aBadBudgetNamesTheKey(line: String, key: String, says: String) throws {
+        let error = try #require(failure(minimal + [line]))
+        #expect(error.key == key, "\(error)")
+        #expect(error.description.contains(says), "\(error)")
+    }
+
     @Test func theTemplateQuotesStringsYAMLWouldMisread() throws {
         let awkward = [
             "echo \"done\" # not a comment",

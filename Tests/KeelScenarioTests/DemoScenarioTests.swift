@@ -48,6 +48,18 @@ import Testing
             #expect(hangRuns.count == 3 && hangRuns.allSatisfy { $0.outcome == "timeout_inactivity" })
             #expect(try await store.transitions(of: items[3].id).last?.reason.contains("circuit breaker open") == true)
             try await expectContiguousTimelines(store)
+
+            // `keel cost` attributes the same spend, by issue and by agent.
+            let cost = try await keel(["cost", "--json", "--config", dir + "/keel.yml"], in: tmp.path)
+            #expect(cost.outcome.termination == .exited(0), "\(cost.stderr)")
+            struct Report: Decodable { struct Line: Decodable { var key: String; var cost_micros: Int64; var runs: Int }; var lines: [Line]; var total_cost_micros: Int64 }
+            let report = try JSONDecoder().decode(Report.self, from: Data(cost.stdout.utf8))
+            #expect(report.total_cost_micros == items.reduce(0) { $0 + $1.cost_micros })
+            #expect(report.lines.first { $0.key == "\(items[1].id)" }?.runs == 2)
+            let byAgent = try await keel(["cost", "--by", "agent", "--config", dir + "/keel.yml"], in: tmp.path)
+            #expect(byAgent.stdout.hasPrefix("AGENT") && byAgent.stdout.contains("sample"), "\(byAgent.stdout)")
+            let bad = try await keel(["cost", "--by", "model", "--config", dir + "/keel.yml"], in: tmp.path)
+            #expect(bad.outcome.termination != .exited(0) && bad.stderr.contains("issue"), "\(bad.stderr)")
         }
     }
 

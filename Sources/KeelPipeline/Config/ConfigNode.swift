@@ -1,3 +1,4 @@
+import KeelCore
 import Yams
 
 /// One value in `keel.yml` together with where it sits, so every complaint about it can name the
@@ -99,6 +100,14 @@ struct ConfigNode {
             throw expected(what)
         }
         return value
+    }
+
+    /// A USD amount (`5`, `0.50`), as integer micro-USD.
+    func usd() throws(ConfigError) -> Micros {
+        guard case .scalar(let scalar) = node, let micros = Money.micros(parsingUSD: scalar.string) else {
+            throw expected("an amount in USD, e.g. 5 or 0.50")
+        }
+        return micros
     }
 
     /// The name of an environment variable (`[A-Za-z_][A-Za-z0-9_]*`), as the `*_env` keys hold.

@@ -58,7 +58,7 @@ private struct ConfigReader {
     func config(from root: ConfigNode) throws(ConfigError) -> KeelConfig {
         let top = try root.mapping(allowed: [
             "project", "tenant", "store", "forge", "ci", "inspect", "agent", "scheduler", "server", "workspaces", "transcripts",
-            "ledger", "alerts", "classifier",
+            "ledger", "alerts", "classifier", "budgets",
         ])
         let project = try top.optional("project")?.nonEmptyText("a project name") ?? ConfigPath.lastComponent(of: base)
         let tenant = try top.optional("tenant")?.nonEmptyText("a tenant name") ?? "default"
@@ -90,8 +90,28 @@ private struct ConfigReader {
             transcripts: try path(top.optional("transcripts"), default: KeelConfig.DefaultPath.transcripts),
             ledger: ledger,
             alerts: alerts,
-            classifierRules: try classifierRules(top)
+            classifierRules: try classifierRules(top),
+            budgets: try budgets(top)
         )
+    }
+
+    /// `budgets`: ceilings in USD per issue, repo and tenant, the period repo and tenant spend is
+    /// counted over, and the estimate reserved per claim. Nil when no ceiling is set.
+    private func budgets(_ top: ConfigMapping) throws(ConfigError) -> BudgetPolicy? {
+        let section = try top.section("budgets", allowed: ["issue_usd", "repo_usd", "tenant_usd", "period", "estimate_usd"])
+        let issue = try section.optional("issue_usd")?.usd()
+        let repo = try section.optional("repo_usd")?.usd()
+        let tenant = try section.optional("tenant_usd")?.usd()
+        let period = try section.optional("period")?.choice(BudgetPolicy.Period.self, noun: "budget period") ?? .month
+        let estimateNode = section.optional("estimate_usd")
+        let estimate = try estimateNode?.usd() ?? KeelConfig.defaultBudgetEstimate
+        for (ceiling, node) in [(issue, section.optional("issue_usd")), (repo, section.optional("repo_usd")), (tenant, section.optional("tenant_usd"))] {
+            if let ceiling, let node, ceiling < estimate {
+                throw node.expected("a ceiling of at least estimate_usd (\(Money.format(estimate))), or no work could ever be claimed")
+            }
+        }
+        guard issue != nil || repo != nil || tenant != nil else { return nil }
+        return BudgetPolicy(estimateMicros: estimate, issueMicros: issue, repoMicros: repo, tenantMicros: tenant, period: period)
     }
 
     /// `classifier.rules`: each `{name, class: transient|wait|permanent, contains: TEXT | regex: RE,

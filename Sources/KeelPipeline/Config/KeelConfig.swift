@@ -42,6 +42,8 @@ public struct KeelConfig: Sendable, Equatable {
     public var alerts: Alerts
     /// Error-classifier rules tried before the built-in ones (`classifier.rules`, default none).
     public var classifierRules: [Rule]
+    /// Spending ceilings and the estimate reserved per claim (`budgets`); nil when no ceiling is set.
+    public var budgets: BudgetPolicy?
 
     /// Creates a configuration from already-resolved values; paths should be absolute.
     ///
@@ -63,9 +65,11 @@ public struct KeelConfig: Sendable, Equatable {
         transcripts: String,
         ledger: Ledger? = nil,
         alerts: Alerts? = nil,
-        classifierRules: [Rule] = []
+        classifierRules: [Rule] = [],
+        budgets: BudgetPolicy? = nil
     ) {
         self.classifierRules = classifierRules
+        self.budgets = budgets
         self.project = project
         self.tenant = tenant
         self.store = store
@@ -550,6 +554,9 @@ extension KeelConfig {
 
 extension KeelConfig {
     /// Default locations, relative to the directory holding `keel.yml`.
+    /// What a claim reserves when `budgets.estimate_usd` is not set: $1.00.
+    public static let defaultBudgetEstimate: Micros = 1_000_000
+
     enum DefaultPath {
         static let sqlite = ".keel/keel.sqlite"
         static let workspaces = ".keel/workspaces"
