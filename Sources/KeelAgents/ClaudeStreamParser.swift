@@ -94,7 +94,7 @@ public struct AgentResult: Sendable, Equatable, Codable {
 /// guard let result = parser.finish() else { /* no result line: the CLI died early */ }
 /// if result.outcome == .error, let resetsAt = result.rateLimitResetsAt { /* wait, then retry */ }
 /// ```
-public struct ClaudeStreamParser: Sendable {
+public struct ClaudeStreamParser: AgentOutputParser {
     private var initModel: String?
     private var assistantModel: String?
     private var initSessionID: String?
@@ -108,12 +108,7 @@ public struct ClaudeStreamParser: Sendable {
     /// Takes one line of stdout. Blank lines, non-JSON lines, unknown types and unknown
     /// fields are ignored.
     public mutating func consume(line: String) {
-        let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard trimmed.hasPrefix("{"),
-            let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)),
-            let json = object as? [String: Any],
-            let type = json["type"] as? String
-        else { return }
+        guard let (type, json) = JSONField.event(line) else { return }
 
         switch type {
         case "system":
@@ -125,7 +120,7 @@ public struct ClaudeStreamParser: Sendable {
             consumeAssistant(json)
         case "rate_limit_event":
             guard let info = json["rate_limit_info"] as? [String: Any] else { return }
-            rateLimitResetsAt = info["status"] as? String == "rejected" ? Self.int(info["resetsAt"]) : nil
+            rateLimitResetsAt = info["status"] as? String == "rejected" ? JSONField.int(info["resetsAt"]) : nil
         case "result":
             result = makeResult(json)
         default:
@@ -185,36 +180,21 @@ public struct ClaudeStreamParser: Sendable {
         }
 
         let usage = json["usage"] as? [String: Any] ?? [:]
-        let cost = Self.double(json["total_cost_usd"]) ?? Self.double(json["cost_usd"]) ?? Self.double(json["total_cost"])
+        let cost = JSONField.double(json["total_cost_usd"]) ?? JSONField.double(json["cost_usd"]) ?? JSONField.double(json["total_cost"])
         return AgentResult(
             outcome: outcome,
             isError: reportedError || outcome != .success,
-            turns: Self.int(json["num_turns"]),
-            inputTokens: Self.int(usage["input_tokens"]) ?? 0,
-            outputTokens: Self.int(usage["output_tokens"]) ?? 0,
-            cacheReadTokens: Self.int(usage["cache_read_input_tokens"]) ?? 0,
-            cacheWriteTokens: Self.int(usage["cache_creation_input_tokens"]) ?? 0,
+            turns: JSONField.int(json["num_turns"]),
+            inputTokens: JSONField.int(usage["input_tokens"]) ?? 0,
+            outputTokens: JSONField.int(usage["output_tokens"]) ?? 0,
+            cacheReadTokens: JSONField.int(usage["cache_read_input_tokens"]) ?? 0,
+            cacheWriteTokens: JSONField.int(usage["cache_creation_input_tokens"]) ?? 0,
             costMicros: cost.flatMap(Self.micros),
             sessionID: json["session_id"] as? String,
             message: message,
-            apiErrorStatus: Self.int(json["api_error_status"]),
+            apiErrorStatus: JSONField.int(json["api_error_status"]),
             terminalReason: json["terminal_reason"] as? String
         )
-    }
-
-    private static func int(_ value: Any?) -> Int? {
-        if let int = value as? Int { return int }
-        if let double = value as? Double, double.isFinite, double == double.rounded(), abs(double) < 9e18 {
-            return Int(double)
-        }
-        if let string = value as? String { return Int(string) }
-        return nil
-    }
-
-    private static func double(_ value: Any?) -> Double? {
-        if let double = value as? Double, double.isFinite { return double }
-        if let int = value as? Int { return Double(int) }
-        return nil
     }
 
     /// USD to micro-USD, rounded half up, in decimal so that 0.24722425 gives 247224 and

@@ -10,9 +10,9 @@ struct AgentInvocation {
     var arguments: [String]
     var promptMode: KeelConfig.PromptMode
     var environment: [String: String]
-    /// Whether the agent prints Claude Code stream-json (the claude-code and sample agents, and
-    /// command agents that choose to end with a result line).
-    var parsesClaudeStream: Bool
+    /// How the agent's output is read: Claude Code stream-json for the claude-code and sample
+    /// agents and for command agents (which may end with a result line), each CLI's own otherwise.
+    var format: AgentFormat
 
     init(config: KeelConfig, sampleAgentCommand: [String], baseDirectory: String) throws(PipelineError) {
         let agent = config.agent
@@ -28,12 +28,37 @@ struct AgentInvocation {
         arguments = Array(command.dropFirst())
         promptMode = agent.prompt
         environment = agent.env
-        parsesClaudeStream = [.claudeCode, .sample, .command].contains(agent.kind)
+        format = Self.format(of: agent.kind)
         // A relative executable ("./agent.sh") is relative to keel.yml, not to the worker's clone.
         if first.hasPrefix("./") || first.hasPrefix("../") {
             executable = URL(fileURLWithPath: first, relativeTo: URL(fileURLWithPath: baseDirectory, isDirectory: true))
                 .standardizedFileURL.path
         }
+    }
+
+    /// The output format of an agent kind.
+    static func format(of kind: KeelConfig.AgentKind) -> AgentFormat {
+        switch kind {
+        case .claudeCode, .sample, .command: .claudeCode
+        case .codex: .codex
+        case .gemini: .gemini
+        case .aider: .aider
+        }
+    }
+
+    /// The cost event of a run: the reported cost, else priced from `pricing` with the result's
+    /// model (or `agent.model`), else unpriced at $0.
+    func costEvent(_ result: AgentResult, config: KeelConfig) -> CostEvent {
+        let model = result.model ?? config.agent.model
+        var cost = result.costMicros
+        var source = CostSource.reported
+        if cost == nil {
+            cost = format.price(result, with: config.pricing, fallbackModel: config.agent.model)
+            source = cost == nil ? .unpriced : .priced
+        }
+        return CostEvent(
+            model: model, turns: result.turns, inputTokens: result.inputTokens, outputTokens: result.outputTokens,
+            cacheReadTokens: result.cacheReadTokens, cacheWriteTokens: result.cacheWriteTokens, costMicros: cost ?? 0, source: source)
     }
 
     /// The process to run for `item` in `workspace`.

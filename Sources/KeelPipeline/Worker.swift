@@ -151,16 +151,15 @@ struct Worker: Sendable {
         let runID = try await store.startAgentRun(
             itemID: item.id, attempt: item.attempt, stage: "develop", agent: invocation.name, command: invocation.commandLine,
             transcriptPath: transcript, promptSHA256: Digest.sha256Hex(brief.prompt), now: env.clock.now())
-        let parser = StreamParserBox()
+        let parser = StreamParserBox(invocation.format.makeParser())
         let store = self.store
         let agentSpec = spec
-        let parses = invocation.parsesClaudeStream
         let outcome: ProcessOutcome
         do {
             outcome = try await cancelWhenGracefulShutdown {
                 try await env.runner.run(
                     agentSpec, onStart: { pid in try? await store.setAgentRunPID(runID, pid: Int(pid)) },
-                    onLine: { stream, line in if parses && stream == .stdout { parser.consume(line) } })
+                    onLine: { _, line in parser.consume(line) })
             }
         } catch {
             try await uncancelled {
@@ -176,11 +175,7 @@ struct Worker: Sendable {
             if outcome.cancelled { "interrupted" } else if let t = outcome.timedOut { "timeout_\(t.rawValue)" } else {
                 result?.outcome.rawValue ?? (exitCode == 0 ? "success" : "error")
             }
-        let cost = result.map {
-            CostEvent(
-                model: $0.model, turns: $0.turns, inputTokens: $0.inputTokens, outputTokens: $0.outputTokens,
-                cacheReadTokens: $0.cacheReadTokens, cacheWriteTokens: $0.cacheWriteTokens, costMicros: $0.costMicros ?? 0)
-        }
+        let cost = result.map { invocation.costEvent($0, config: config) }
         try await uncancelled {
             try await store.finishAgentRun(runID, exitCode: exitCode, outcome: runOutcome, cost: cost, now: env.clock.now())
         }
@@ -201,7 +196,7 @@ struct Worker: Sendable {
                 errorClass: .transient, summary: summary, detail: tail, backoff: true)
         }
         if let result, result.outcome != .success {
-            let verdict = env.classifier.classify(signal: .claudeResult(Self.signal(result)), now: env.clock.now())
+            let verdict = env.classifier.classify(result, now: env.clock.now())
             return try await fail(
                 item, lease, stage: "develop", outcome: .retryableFailure, signature: "agent_\(result.outcome.rawValue):\(verdict.rule)",
                 errorClass: verdict.class, summary: "the agent reported \(result.outcome.rawValue): \(result.message ?? "no message") [\(verdict.class.rawValue): \(verdict.rule)]",
@@ -225,7 +220,8 @@ struct Worker: Sendable {
         }
         var reason = "agent finished"
         if let result {
-            reason += " (\(result.turns.map { "\($0) turns, " } ?? "")\(Money.format(result.costMicros ?? 0)))"
+            let spent = cost.map { $0.source == .unpriced ? "cost unknown" : Money.format($0.costMicros) } ?? ""
+            reason += " (\(result.turns.map { "\($0) turns, " } ?? "")\(spent))"
         }
         reason += "; committed \(head.prefix(7)) on \(branch)"
         return try await move(lease, .developed, reason, ItemChanges(branch: .some(branch), headSHA: .some(head)))
@@ -402,19 +398,6 @@ struct Worker: Sendable {
     /// How many times a merge refused for a passing reason (a check re-reporting, a moved base) is retried.
     static let mergeRetries = 6
 
-    /// The classifier's view of a Claude Code style result.
-    static func signal(_ result: AgentResult) -> ClaudeResult {
-        let subtype: String =
-            switch result.outcome {
-            case .success: "success"
-            case .maxTurns: "error_max_turns"
-            case .error: result.isError && result.apiErrorStatus != nil ? "success" : "error_during_execution"
-            }
-        return ClaudeResult(
-            subtype: subtype, isError: result.isError, terminalReason: result.terminalReason, apiErrorStatus: result.apiErrorStatus,
-            message: result.message, rateLimitResetsAt: result.rateLimitResetsAt.map { Date(timeIntervalSince1970: TimeInterval($0)) })
-    }
-
     // MARK: Shared steps
 
     /// Reuses the stored run for this head when there is one (a resumed stage does not run CI twice).
@@ -529,10 +512,12 @@ func uncancelled<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) 
     try await Task { try await body() }.value
 }
 
-/// Collects stream-json lines from the agent as they arrive.
+/// Collects the agent's output lines as they arrive, into its format's parser.
 final class StreamParserBox: Sendable {
-    // A Mutex-protected value: lines arrive from the runner's reader task while the stage waits.
-    private let state = Mutex(ClaudeStreamParser())
+    // A Mutex-protected value: lines arrive from the runner's reader tasks while the stage waits.
+    private let state: Mutex<any AgentOutputParser>
+
+    init(_ parser: any AgentOutputParser) { state = Mutex(parser) }
 
     func consume(_ line: String) { state.withLock { $0.consume(line: line) } }
     func finish() -> AgentResult? { state.withLock { $0.finish() } }

@@ -861,6 +861,32 @@ private let minimal = [
         #expect(error.description.contains(says), "\(error)")
     }
 
+    @Test func thePricingTableIsReadInUSDPerMillionTokens() throws {
+        let config = try parse(minimal + [
+            "  model: gpt-5-codex",
+            "pricing:",
+            "  gpt-5-codex: {input: 1.25, output: 10, cache_read: 0.125}",
+            "  \"anthropic/claude-sonnet-4\": {input: 3, output: 15, cache_read: 0.30, cache_write: 3.75}",
+        ])
+        #expect(config.agent.model == "gpt-5-codex")
+        #expect(config.pricing.price(for: "gpt-5-codex") == ModelPrice(inputPerMillion: 1_250_000, outputPerMillion: 10_000_000, cacheReadPerMillion: 125_000))
+        #expect(config.pricing.price(for: "gpt-5-codex")?.cacheWritePerMillion == 1_250_000, "cache writes default to the input price")
+        #expect(config.pricing.price(for: "anthropic/claude-sonnet-4")?.cacheWritePerMillion == 3_750_000)
+        #expect(try parse(minimal).pricing.isEmpty && (try parse(minimal).agent.model) == nil)
+    }
+
+    @Test(arguments: [
+        ("pricing: {m: {input: 1}}", "pricing.m.output", "missing required key"),
+        ("pricing: {m: {input: 1, output: free}}", "pricing.m.output", "an amount in USD"),
+        ("pricing: {m: {input: 1, output: 2, per: token}}", "pricing.m.per", "unknown key"),
+        ("pricing: [gpt-5]", "pricing", "mapping"),
+    ])
+    func aBadPricingEntryNamesTheKey(line: String, key: String, says: String) throws {
+        let error = try #require(failure(minimal + [line]))
+        #expect(error.key == key, "\(error)")
+        #expect(error.description.contains(says), "\(error)")
+    }
+
     @Test func budgetsAreReadInUSDAndOmittedCeilingsMeanNoBudget() throws {
         let config = try parse(minimal + ["budgets: {issue_usd: 2.5, tenant_usd: 1000, period: day, estimate_usd: 0.25}"])
         #expect(config.budgets == BudgetPolicy(estimateMicros: 250_000, issueMicros: 2_500_000, tenantMicros: 1_000_000_000, period: .day))

@@ -29,7 +29,7 @@ import Testing
     }
 
     /// An origin whose CI requires `shared.txt`, if present, to start with "item", and an agent script.
-    func rig(agent: String, workers: Int = 1, extra: String = "") async throws -> Rig {
+    func rig(agent: String, workers: Int = 1, kind: String = "command", extra: String = "") async throws -> Rig {
         let tmp = try TemporaryDirectory(prefix: "keel-pipeline")
         let repos = RepoBuilder(root: tmp.path)
         let origin = try await repos.makeOrigin(files: [
@@ -44,7 +44,7 @@ import Testing
             forge: {local: {origin: \(origin)}}
             ci: {commands: [sh ci.sh]}
             agent:
-              kind: command
+              kind: \(kind)
               command: [\(agentPath)]
               timeouts: {inactivity_seconds: 30, wall_clock_seconds: 120}
             scheduler:

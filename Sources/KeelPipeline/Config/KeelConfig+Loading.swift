@@ -58,7 +58,7 @@ private struct ConfigReader {
     func config(from root: ConfigNode) throws(ConfigError) -> KeelConfig {
         let top = try root.mapping(allowed: [
             "project", "tenant", "store", "forge", "ci", "inspect", "agent", "scheduler", "server", "workspaces", "transcripts",
-            "ledger", "alerts", "classifier", "budgets",
+            "ledger", "alerts", "classifier", "budgets", "pricing",
         ])
         let project = try top.optional("project")?.nonEmptyText("a project name") ?? ConfigPath.lastComponent(of: base)
         let tenant = try top.optional("tenant")?.nonEmptyText("a tenant name") ?? "default"
@@ -91,8 +91,25 @@ private struct ConfigReader {
             ledger: ledger,
             alerts: alerts,
             classifierRules: try classifierRules(top),
-            budgets: try budgets(top)
+            budgets: try budgets(top),
+            pricing: try pricing(top)
         )
+    }
+
+    /// `pricing`: model name → `{input, output, cache_read, cache_write}` in USD per million tokens.
+    private func pricing(_ top: ConfigMapping) throws(ConfigError) -> PricingTable {
+        guard let node = top.optional("pricing"), !node.isNull else { return PricingTable() }
+        var prices: [String: ModelPrice] = [:]
+        for (model, value) in try node.entries().ordered {
+            guard !model.isEmpty else { throw value.error(.invalidValue, "a model name cannot be empty") }
+            let price = try value.mapping(allowed: ["input", "output", "cache_read", "cache_write"])
+            prices[model] = ModelPrice(
+                inputPerMillion: try price.required("input", "USD per million input tokens, e.g. input: 3.00").usd(),
+                outputPerMillion: try price.required("output", "USD per million output tokens, e.g. output: 15.00").usd(),
+                cacheReadPerMillion: try price.optional("cache_read")?.usd(),
+                cacheWritePerMillion: try price.optional("cache_write")?.usd())
+        }
+        return PricingTable(prices)
     }
 
     /// `budgets`: ceilings in USD per issue, repo and tenant, the period repo and tenant spend is
@@ -179,7 +196,7 @@ private struct ConfigReader {
     private func agent(_ top: ConfigMapping) throws(ConfigError) -> KeelConfig.Agent {
         let kinds = KeelConfig.AgentKind.allCases.map(\.rawValue).joined(separator: ", ")
         let section = try top.required("agent", "the coding agent to run, e.g. agent: {kind: claude-code}")
-            .mapping(allowed: ["kind", "command", "prompt", "env", "timeouts", "token_broker"])
+            .mapping(allowed: ["kind", "command", "prompt", "env", "timeouts", "token_broker", "model"])
         let kind = try section.required("kind", "one of \(kinds)").choice(KeelConfig.AgentKind.self, noun: "agent")
 
         let command: [String]?
@@ -210,7 +227,8 @@ private struct ConfigReader {
             inactivitySeconds: try timeoutsSection.optional("inactivity_seconds")?.integer(in: 1...Int.max) ?? defaults.inactivitySeconds
         )
         return KeelConfig.Agent(
-            kind: kind, command: command, prompt: prompt, env: env, timeouts: timeouts, tokenBroker: try tokenBroker(section))
+            kind: kind, command: command, prompt: prompt, env: env, timeouts: timeouts, tokenBroker: try tokenBroker(section),
+            model: try section.optional("model")?.nonEmptyText("the model's name, as the pricing table names it"))
     }
 
     /// `agent.token_broker`: the credentials file and the OAuth endpoint that refreshes it.

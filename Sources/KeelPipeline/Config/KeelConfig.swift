@@ -44,6 +44,8 @@ public struct KeelConfig: Sendable, Equatable {
     public var classifierRules: [Rule]
     /// Spending ceilings and the estimate reserved per claim (`budgets`); nil when no ceiling is set.
     public var budgets: BudgetPolicy?
+    /// Prices per model for agents that report tokens but no cost (`pricing`, default empty).
+    public var pricing: PricingTable
 
     /// Creates a configuration from already-resolved values; paths should be absolute.
     ///
@@ -66,10 +68,12 @@ public struct KeelConfig: Sendable, Equatable {
         ledger: Ledger? = nil,
         alerts: Alerts? = nil,
         classifierRules: [Rule] = [],
-        budgets: BudgetPolicy? = nil
+        budgets: BudgetPolicy? = nil,
+        pricing: PricingTable = PricingTable()
     ) {
         self.classifierRules = classifierRules
         self.budgets = budgets
+        self.pricing = pricing
         self.project = project
         self.tenant = tenant
         self.store = store
@@ -223,6 +227,9 @@ extension KeelConfig {
         /// Where agents borrow their access token (`agent.token_broker`, default none: the agent
         /// uses whatever credential its own environment gives it).
         public var tokenBroker: TokenBrokerSettings?
+        /// The model the agent runs, for pricing when its output does not name one (`agent.model`;
+        /// Codex's `--json` never does). Keel does not pass it to the agent: put it in `command` too.
+        public var model: String?
 
         /// Creates agent settings; a `nil` command or prompt takes the kind's default.
         public init(
@@ -231,8 +238,10 @@ extension KeelConfig {
             prompt: PromptMode? = nil,
             env: [String: String] = [:],
             timeouts: AgentTimeouts = AgentTimeouts(),
-            tokenBroker: TokenBrokerSettings? = nil
+            tokenBroker: TokenBrokerSettings? = nil,
+            model: String? = nil
         ) {
+            self.model = model
             self.kind = kind
             self.command = command ?? ConfigTemplate.defaultCommand(for: kind)
             self.prompt = prompt ?? ConfigTemplate.defaultPromptMode(for: kind)
