@@ -14,8 +14,15 @@ struct AgentInvocation {
     /// agents and for command agents (which may end with a result line), each CLI's own otherwise.
     var format: AgentFormat
 
+    /// The agent's settings (`agent`, or `inspect.reviewer`).
+    var agent: KeelConfig.Agent
+
     init(config: KeelConfig, sampleAgentCommand: [String], baseDirectory: String) throws(PipelineError) {
-        let agent = config.agent
+        try self.init(agent: config.agent, sampleAgentCommand: sampleAgentCommand, baseDirectory: baseDirectory)
+    }
+
+    init(agent: KeelConfig.Agent, sampleAgentCommand: [String], baseDirectory: String) throws(PipelineError) {
+        self.agent = agent
         var command = agent.command.isEmpty ? ConfigTemplate.defaultCommand(for: agent.kind) : agent.command
         if agent.kind == .sample && agent.command.isEmpty { command = sampleAgentCommand }
         guard let first = command.first, !first.isEmpty else {
@@ -49,11 +56,11 @@ struct AgentInvocation {
     /// The cost event of a run: the reported cost, else priced from `pricing` with the result's
     /// model (or `agent.model`), else unpriced at $0.
     func costEvent(_ result: AgentResult, config: KeelConfig) -> CostEvent {
-        let model = result.model ?? config.agent.model
+        let model = result.model ?? agent.model
         var cost = result.costMicros
         var source = CostSource.reported
         if cost == nil {
-            cost = format.price(result, with: config.pricing, fallbackModel: config.agent.model)
+            cost = format.price(result, with: config.pricing, fallbackModel: agent.model)
             source = cost == nil ? .unpriced : .priced
         }
         return CostEvent(
@@ -82,8 +89,8 @@ struct AgentInvocation {
         env["KEEL_WORKSPACE"] = workspace
         return ProcessSpec(
             executable: executable, arguments: args, environment: env, workingDirectory: workspace, standardInput: stdin,
-            wallClockLimit: .seconds(config.agent.timeouts.wallClockSeconds),
-            inactivityLimit: .seconds(config.agent.timeouts.inactivitySeconds), transcriptPath: transcriptPath)
+            wallClockLimit: .seconds(agent.timeouts.wallClockSeconds),
+            inactivityLimit: .seconds(agent.timeouts.inactivitySeconds), transcriptPath: transcriptPath)
     }
 
     /// The command line as recorded in `agent_runs.command` (the prompt itself is recorded by its hash).

@@ -126,91 +126,32 @@ struct Worker: Sendable {
         let history = try await store.history(of: item.id)
         try paths.createMeta()
         let brief = TaskBrief(
-            item: item, project: config.project, history: history, taskPath: paths.taskFile, historyPath: paths.historyFile)
+            item: item, project: config.project, history: history, taskPath: paths.taskFile, historyPath: paths.historyFile,
+            claimsPath: paths.claimsFile)
         try paths.write(brief.task, to: paths.taskFile)
         try paths.write(brief.history, to: paths.historyFile)
         try paths.write(brief.prompt, to: paths.promptFile)
 
-        let stamp = Int64(env.clock.now().timeIntervalSince1970 * 1000)
-        let transcript = "\(config.transcripts)/item-\(item.id)/attempt-\(item.attempt)-develop-\(stamp).log"
+        try? FileManager.default.removeItem(atPath: paths.claimsFile)
         var spec = invocation.spec(
             item: item, workspace: paths.clone, taskPath: paths.taskFile, historyPath: paths.historyFile,
-            promptPath: paths.promptFile, prompt: brief.prompt, transcriptPath: transcript, config: config)
-        if let tokens = env.tokens {
-            // A borrowed token, current for at least the broker's minimum lifetime (field report,
-            // incident 5): never the stored one as it is, and never on the command line.
-            do {
-                try await tokens.environment(for: config.agent.kind).apply(to: &spec)
-            } catch let error as TokenError {
-                return try await fail(
-                    item, lease, stage: "develop", outcome: .retryableFailure, signature: "token:\(error.code.name)",
-                    errorClass: error.errorClass, summary: "no access token for the agent: \(error.message)", detail: "", backoff: true,
-                    retryAfter: error.retryAfter.map { Int($0.components.seconds) })
-            }
-        }
-        let runID = try await store.startAgentRun(
-            itemID: item.id, attempt: item.attempt, stage: "develop", agent: invocation.name, command: invocation.commandLine,
-            transcriptPath: transcript, promptSHA256: Digest.sha256Hex(brief.prompt), now: env.clock.now())
-        let parser = StreamParserBox(invocation.format.makeParser())
-        let store = self.store
-        let agentSpec = spec
-        let outcome: ProcessOutcome
-        do {
-            outcome = try await cancelWhenGracefulShutdown {
-                try await env.runner.run(
-                    agentSpec, onStart: { pid in try? await store.setAgentRunPID(runID, pid: Int(pid)) },
-                    onLine: { _, line in parser.consume(line) })
-            }
-        } catch {
-            try await uncancelled {
-                try await store.finishAgentRun(runID, exitCode: nil, outcome: "launch_failed", cost: nil, now: env.clock.now())
-            }
+            promptPath: paths.promptFile, prompt: brief.prompt, transcriptPath: transcriptPath(item, stage: "develop"), config: config)
+        spec.environment["KEEL_CLAIMS_FILE"] = paths.claimsFile
+        let report: AgentRunReport
+        switch try await runAgent(invocation, item: item, stage: "develop", spec: spec, prompt: brief.prompt) {
+        case .finished(let finished):
+            report = finished
+        case .failed(let failure):
             return try await fail(
-                item, lease, stage: "develop", outcome: .retryableFailure, signature: "agent_launch", errorClass: .transient,
-                summary: "the agent could not be started: \(error)", detail: "", backoff: true)
-        }
-        let result = parser.finish()
-        let exitCode: Int? = if case .exited(let code) = outcome.termination { Int(code) } else { nil }
-        let runOutcome: String =
-            if outcome.cancelled { "interrupted" } else if let t = outcome.timedOut { "timeout_\(t.rawValue)" } else {
-                result?.outcome.rawValue ?? (exitCode == 0 ? "success" : "error")
-            }
-        let cost = result.map { invocation.costEvent($0, config: config) }
-        try await uncancelled {
-            try await store.finishAgentRun(runID, exitCode: exitCode, outcome: runOutcome, cost: cost, now: env.clock.now())
-        }
-
-        if outcome.cancelled {
+                item, lease, stage: "develop", outcome: .retryableFailure, signature: failure.signature, errorClass: failure.errorClass,
+                summary: failure.summary, detail: failure.detail, backoff: true, retryAfter: failure.retryAfter)
+        case .interrupted:
             return try await uncancelled {
                 try await move(lease, .interrupted, "agent stopped: Keel is shutting down; the attempt restarts on the next start", ItemChanges())
             }
         }
-        let tail = Self.tail(outcome.stderrTail.isEmpty ? outcome.stdoutTail : outcome.stderrTail + "\n" + outcome.stdoutTail)
-        if let timeout = outcome.timedOut {
-            let summary =
-                timeout == .inactivity
-                ? "the agent printed nothing for \(config.agent.timeouts.inactivitySeconds) s and was killed (inactivity timeout)"
-                : "the agent ran past the \(config.agent.timeouts.wallClockSeconds) s wall-clock limit and was killed"
-            return try await fail(
-                item, lease, stage: "develop", outcome: .retryableFailure, signature: "agent_timeout:\(timeout.rawValue)",
-                errorClass: .transient, summary: summary, detail: tail, backoff: true)
-        }
-        if let result, result.outcome != .success {
-            let verdict = env.classifier.classify(result, now: env.clock.now())
-            return try await fail(
-                item, lease, stage: "develop", outcome: .retryableFailure, signature: "agent_\(result.outcome.rawValue):\(verdict.rule)",
-                errorClass: verdict.class, summary: "the agent reported \(result.outcome.rawValue): \(result.message ?? "no message") [\(verdict.class.rawValue): \(verdict.rule)]",
-                detail: tail, backoff: true, retryAfter: verdict.retryAfterSeconds)
-        }
-        if result == nil, exitCode != 0 {
-            // Exit codes say little: the output says what happened (field report, incident 2).
-            let verdict = env.classifier.classify(tail, now: env.clock.now())
-            return try await fail(
-                item, lease, stage: "develop", outcome: .retryableFailure,
-                signature: "agent_exit:\(exitCode.map(String.init) ?? "signal"):\(verdict.rule)", errorClass: verdict.class,
-                summary: "the agent exited with \(outcome.termination) [\(verdict.class.rawValue): \(verdict.rule)]", detail: tail, backoff: true,
-                retryAfter: verdict.retryAfterSeconds)
-        }
+        let result = report.result
+        let tail = report.tail
         let committed = try await env.git.commitAll(message: "keel: #\(item.id) \(item.title)\n\nAttempt \(item.attempt).", in: paths.clone)
         let head = try await env.git.revParse("HEAD", in: paths.clone)
         guard let head, committed != nil || head != baseHead else {
@@ -218,13 +159,34 @@ struct Worker: Sendable {
                 item, lease, stage: "develop", outcome: .retryableFailure, signature: "no_changes", errorClass: .transient,
                 summary: "the agent finished without changing any file", detail: tail, backoff: true)
         }
+        // Evidence (field report 002): what the agent claims it addressed is checked against the
+        // files on disk, by a manifest of path + SHA-256 of what this attempt changed.
+        let changed = try await env.git.run(["diff", "--name-only", "--no-renames", baseHead, head], in: paths.clone)
+            .split(separator: "\n").map(String.init)
+        let manifest = FileManifest.take(of: changed, in: paths.clone)
+        try paths.write(manifest.text + "\n", to: paths.manifestFile)
+        let claimsText = (try? String(contentsOfFile: paths.claimsFile, encoding: .utf8)) ?? result?.message ?? ""
+        let claims = EvidenceClaim.parse(claimsText) ?? []
+        let rejected = claims.compactMap { $0.rejection(against: manifest, in: paths.clone) }
+        if !rejected.isEmpty {
+            return try await fail(
+                item, lease, stage: "develop", outcome: .retryableFailure, signature: "evidence_rejected", errorClass: .policy,
+                summary: "the agent's claims do not match the files on disk: " + rejected.joined(separator: "; "),
+                detail: "Files this attempt changed (path, SHA-256):\n" + manifest.text, backoff: false)
+        }
+
         var reason = "agent finished"
         if let result {
-            let spent = cost.map { $0.source == .unpriced ? "cost unknown" : Money.format($0.costMicros) } ?? ""
+            let spent = report.cost.map { $0.source == .unpriced ? "cost unknown" : Money.format($0.costMicros) } ?? ""
             reason += " (\(result.turns.map { "\($0) turns, " } ?? "")\(spent))"
         }
         reason += "; committed \(head.prefix(7)) on \(branch)"
-        return try await move(lease, .developed, reason, ItemChanges(branch: .some(branch), headSHA: .some(head)))
+        if !claims.isEmpty { reason += "; \(claims.count) claim(s) verified against the files" }
+        // Memory (field report 002): what this attempt said it did stays with the item for the next one.
+        var summary = "Changed \(changed.count) file(s): \(changed.prefix(20).joined(separator: ", "))"
+        if let message = result?.message, !message.isEmpty { summary += "\n\nThe agent's summary: " + String(message.prefix(2000)) }
+        let entry = NewHistoryEntry(stage: "develop", kind: "attempt", signature: nil, summary: summary, detail: manifest.text)
+        return try await move(lease, .developed, reason, ItemChanges(branch: .some(branch), headSHA: .some(head), history: [entry]))
     }
 
     func push(_ item: WorkItem, _ lease: Lease) async throws -> (WorkItem, Lease) {

@@ -18,6 +18,14 @@ struct WorkspacePaths {
     var taskFile: String { meta + "/task.md" }
     var historyFile: String { meta + "/history.md" }
     var promptFile: String { meta + "/prompt.md" }
+    /// Where the developer may list what it addressed (`KEEL_CLAIMS_FILE`), checked against the clone.
+    var claimsFile: String { meta + "/claims.json" }
+    /// The manifest (path + SHA-256) of the files the last attempt changed.
+    var manifestFile: String { meta + "/manifest.txt" }
+    /// The reviewer's own clone of the pushed branch: it reads, it never writes the developer's.
+    var reviewClone: String { itemRoot + "/review" }
+    var reviewPromptFile: String { meta + "/review-prompt.md" }
+    var diffFile: String { meta + "/change.diff" }
 
     func createMeta() throws {
         try FileManager.default.createDirectory(atPath: meta, withIntermediateDirectories: true)

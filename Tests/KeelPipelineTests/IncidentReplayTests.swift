@@ -106,7 +106,7 @@ final class LateCheckForge: Forge {
         running.cancel()
         _ = try? await running.value
         return Replay(
-            final: try #require(try await store.item(item.id)), history: try await store.history(of: item.id),
+            final: try #require(try await store.item(item.id)), history: try await store.history(of: item.id).filter { $0.kind != "attempt" },
             mergedBeforeTestReported: mergedBeforeTest, events: lines.withLock { $0 })
     }
 

@@ -120,7 +120,7 @@ import Testing
         let final = try #require(try await rig.store.item(item.id))
         #expect(final.state == .merged, "\(rig.events.all.joined(separator: "\n"))")
         #expect(final.attempt == 2)
-        let history = try await rig.store.history(of: item.id)
+        let history = try await rig.store.history(of: item.id).filter { $0.kind == "failure" }
         #expect(history.map(\.signature) == ["merge_conflict"])
         #expect(history.first?.summary.contains("shared.txt") == true)
         let content = try await rig.repos.git.run(["show", "main:shared.txt"], in: rig.origin)

@@ -125,7 +125,7 @@ final class RefusingMergeForge: Forge {
             running.cancel()
             _ = try? await running.value
             return Run(
-                final: try #require(try await store.item(item.id)), history: try await store.history(of: item.id),
+                final: try #require(try await store.item(item.id)), history: try await store.history(of: item.id).filter { $0.kind != "attempt" },
                 transitions: try await store.transitions(of: item.id), events: lines.withLock { $0 }, deferrals: deferrals)
         }
     }

@@ -40,7 +40,7 @@ import Testing
             #expect(runs.count == 2)
             let transcript = try String(contentsOfFile: try #require(runs.last?.transcriptPath), encoding: .utf8)
             #expect(transcript.contains("FAIL units km2mi 10: expected 6.2, got 16.1"))
-            let history = try await store.history(of: items[1].id)
+            let history = try await store.history(of: items[1].id).filter { $0.kind == "failure" }
             #expect(history.first?.signature == "checks_failed:tests")
 
             // The hang: killed by the inactivity timeout each time, stopped by the breaker.

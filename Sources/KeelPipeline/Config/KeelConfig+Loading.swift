@@ -68,8 +68,13 @@ private struct ConfigReader {
 
         let forge = try self.forge(top)
         let ci = try self.ci(top)
-        let inspectSection = try top.section("inspect", allowed: ["checks"])
-        let inspect = KeelConfig.Inspect(checks: try commands(inspectSection.optional("checks")))
+        let inspectSection = try top.section("inspect", allowed: ["checks", "reviewer", "min_confidence"])
+        let inspect = KeelConfig.Inspect(
+            checks: try commands(inspectSection.optional("checks")),
+            reviewer: try inspectSection.optionalSection("reviewer", allowed: Self.agentKeys).map { section throws(ConfigError) in
+                try agentSettings(section)
+            },
+            minConfidence: try inspectSection.optional("min_confidence")?.number(in: 0...1) ?? 0)
         let agent = try self.agent(top)
         let scheduler = try self.scheduler(top)
         let server = try self.server(top)
@@ -196,7 +201,17 @@ private struct ConfigReader {
     private func agent(_ top: ConfigMapping) throws(ConfigError) -> KeelConfig.Agent {
         let kinds = KeelConfig.AgentKind.allCases.map(\.rawValue).joined(separator: ", ")
         let section = try top.required("agent", "the coding agent to run, e.g. agent: {kind: claude-code}")
-            .mapping(allowed: ["kind", "command", "prompt", "env", "timeouts", "token_broker", "model"])
+            .mapping(allowed: Self.agentKeys + ["token_broker"])
+        var agent = try agentSettings(section)
+        agent.tokenBroker = try tokenBroker(section)
+        return agent
+    }
+
+    static let agentKeys = ["kind", "command", "prompt", "env", "timeouts", "model"]
+
+    /// An agent's settings: `agent`, or `inspect.reviewer`.
+    private func agentSettings(_ section: ConfigMapping) throws(ConfigError) -> KeelConfig.Agent {
+        let kinds = KeelConfig.AgentKind.allCases.map(\.rawValue).joined(separator: ", ")
         let kind = try section.required("kind", "one of \(kinds)").choice(KeelConfig.AgentKind.self, noun: "agent")
 
         let command: [String]?
@@ -227,7 +242,7 @@ private struct ConfigReader {
             inactivitySeconds: try timeoutsSection.optional("inactivity_seconds")?.integer(in: 1...Int.max) ?? defaults.inactivitySeconds
         )
         return KeelConfig.Agent(
-            kind: kind, command: command, prompt: prompt, env: env, timeouts: timeouts, tokenBroker: try tokenBroker(section),
+            kind: kind, command: command, prompt: prompt, env: env, timeouts: timeouts,
             model: try section.optional("model")?.nonEmptyText("the model's name, as the pricing table names it"))
     }
 

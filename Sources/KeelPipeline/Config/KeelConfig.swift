@@ -178,10 +178,17 @@ extension KeelConfig {
     public struct Inspect: Sendable, Equatable {
         /// Deterministic checks run before merge (`inspect.checks`, default none).
         public var checks: [Command]
+        /// The reviewer agent run after the checks pass (`inspect.reviewer`, same keys as `agent`;
+        /// default none: the checks alone decide).
+        public var reviewer: Agent?
+        /// An APPROVE with a lower confidence goes to a person, review-ready (`inspect.min_confidence`, default 0).
+        public var minConfidence: Double
 
         /// Creates inspection settings.
-        public init(checks: [Command] = []) {
+        public init(checks: [Command] = [], reviewer: Agent? = nil, minConfidence: Double = 0) {
             self.checks = checks
+            self.reviewer = reviewer
+            self.minConfidence = minConfidence
         }
     }
 

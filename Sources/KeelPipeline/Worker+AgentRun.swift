@@ -1,0 +1,127 @@
+import Foundation
+import KeelAgents
+import KeelCore
+import KeelStore
+import ServiceLifecycle
+
+/// How one agent run ended, for the stage that started it.
+struct AgentRunReport: Sendable {
+    /// The agent's normalized result, when its output held one.
+    var result: AgentResult?
+    var exitCode: Int?
+    /// The last 8 KiB of its (redacted) output, stderr first.
+    var tail: String
+    /// All of stdout as kept by the runner (redacted, bounded), for verdicts printed as text.
+    var stdoutTail: String
+    var cost: CostEvent?
+}
+
+/// A failure of an agent run, already classified, for the stage to record its own way.
+struct AgentRunFailure: Sendable {
+    var signature: String
+    var errorClass: ErrorClass
+    var summary: String
+    var detail: String
+    var retryAfter: Int?
+}
+
+enum AgentRunEnd: Sendable {
+    case finished(AgentRunReport)
+    case failed(AgentRunFailure)
+    /// Keel is shutting down: the run was stopped and the item must go back to the queue.
+    case interrupted
+}
+
+extension Worker {
+    /// Runs `invocation` for `item` in its stage: borrows a token, records the `agent_runs` row,
+    /// parses the output with the agent's adapter, records the cost, and classifies a failure
+    /// (no token, launch failure, timeouts, a failure the agent reported, a non-zero exit with
+    /// no result). Exit codes alone never decide a failure when the output holds a result.
+    func runAgent(
+        _ invocation: AgentInvocation, item: WorkItem, stage: String, spec: ProcessSpec, prompt: String
+    ) async throws -> AgentRunEnd {
+        var spec = spec
+        if let tokens = env.tokens {
+            // A borrowed token, current for at least the broker's minimum lifetime (field report,
+            // incident 5): never the stored one as it is, and never on the command line.
+            do {
+                try await tokens.environment(for: invocation.agent.kind).apply(to: &spec)
+            } catch let error as TokenError {
+                return .failed(
+                    AgentRunFailure(
+                        signature: "token:\(error.code.name)", errorClass: error.errorClass,
+                        summary: "no access token for the agent: \(error.message)", detail: "",
+                        retryAfter: error.retryAfter.map { Int($0.components.seconds) }))
+            }
+        }
+        let runID = try await store.startAgentRun(
+            itemID: item.id, attempt: item.attempt, stage: stage, agent: invocation.name, command: invocation.commandLine,
+            transcriptPath: spec.transcriptPath, promptSHA256: Digest.sha256Hex(prompt), now: env.clock.now())
+        let parser = StreamParserBox(invocation.format.makeParser())
+        let store = self.store
+        let agentSpec = spec
+        let outcome: ProcessOutcome
+        do {
+            outcome = try await cancelWhenGracefulShutdown {
+                try await env.runner.run(
+                    agentSpec, onStart: { pid in try? await store.setAgentRunPID(runID, pid: Int(pid)) },
+                    onLine: { _, line in parser.consume(line) })
+            }
+        } catch {
+            try await uncancelled {
+                try await store.finishAgentRun(runID, exitCode: nil, outcome: "launch_failed", cost: nil, now: env.clock.now())
+            }
+            return .failed(
+                AgentRunFailure(
+                    signature: "agent_launch", errorClass: .transient, summary: "the agent could not be started: \(error)", detail: "",
+                    retryAfter: nil))
+        }
+        let result = parser.finish()
+        let exitCode: Int? = if case .exited(let code) = outcome.termination { Int(code) } else { nil }
+        let runOutcome: String =
+            if outcome.cancelled { "interrupted" } else if let t = outcome.timedOut { "timeout_\(t.rawValue)" } else {
+                result?.outcome.rawValue ?? (exitCode == 0 ? "success" : "error")
+            }
+        let cost = result.map { invocation.costEvent($0, config: config) }
+        try await uncancelled {
+            try await store.finishAgentRun(runID, exitCode: exitCode, outcome: runOutcome, cost: cost, now: env.clock.now())
+        }
+        if outcome.cancelled { return .interrupted }
+
+        let tail = Self.tail(outcome.stderrTail.isEmpty ? outcome.stdoutTail : outcome.stderrTail + "\n" + outcome.stdoutTail)
+        let timeouts = invocation.agent.timeouts
+        if let timeout = outcome.timedOut {
+            // A hang with no output is killed by the inactivity timeout (field report 002).
+            let summary =
+                timeout == .inactivity
+                ? "the agent printed nothing for \(timeouts.inactivitySeconds) s and was killed (inactivity timeout)"
+                : "the agent ran past the \(timeouts.wallClockSeconds) s wall-clock limit and was killed"
+            return .failed(
+                AgentRunFailure(signature: "agent_timeout:\(timeout.rawValue)", errorClass: .transient, summary: summary, detail: tail, retryAfter: nil))
+        }
+        if let result, result.outcome != .success || result.isError {
+            let verdict = env.classifier.classify(result, now: env.clock.now())
+            return .failed(
+                AgentRunFailure(
+                    signature: "agent_\(result.outcome.rawValue):\(verdict.rule)", errorClass: verdict.class,
+                    summary: "the agent reported \(result.outcome.rawValue): \(result.message ?? "no message") [\(verdict.class.rawValue): \(verdict.rule)]",
+                    detail: tail, retryAfter: verdict.retryAfterSeconds))
+        }
+        if result == nil, exitCode != 0 {
+            // Exit codes say little: the output says what happened (field report 001, incident 2).
+            let verdict = env.classifier.classify(tail, now: env.clock.now())
+            return .failed(
+                AgentRunFailure(
+                    signature: "agent_exit:\(exitCode.map(String.init) ?? "signal"):\(verdict.rule)", errorClass: verdict.class,
+                    summary: "the agent exited with \(outcome.termination) [\(verdict.class.rawValue): \(verdict.rule)]", detail: tail,
+                    retryAfter: verdict.retryAfterSeconds))
+        }
+        return .finished(AgentRunReport(result: result, exitCode: exitCode, tail: tail, stdoutTail: outcome.stdoutTail, cost: cost))
+    }
+
+    /// The transcript path of a run of `stage` for `item`'s current attempt.
+    func transcriptPath(_ item: WorkItem, stage: String) -> String {
+        let stamp = Int64(env.clock.now().timeIntervalSince1970 * 1000)
+        return "\(config.transcripts)/item-\(item.id)/attempt-\(item.attempt)-\(stage)-\(stamp).log"
+    }
+}
