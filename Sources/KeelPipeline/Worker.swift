@@ -282,7 +282,10 @@ struct Worker: Sendable {
                 summary: "no pushed head recorded; developing again", detail: "", backoff: false)
         }
         guard !config.inspect.checks.isEmpty else {
-            return try await move(lease, .inspectionPassed, "no deterministic checks configured; approved", ItemChanges())
+            if let reviewer = config.inspect.reviewer {
+                return try await review(item, lease, reviewer: reviewer, head: head, branch: branch)
+            }
+            return try await move(lease, .inspectionPassed, "no deterministic checks or reviewer configured; approved", ItemChanges())
         }
         let inspector = LocalForge(
             originURL: config.forge.local.origin, baseBranch: config.forge.local.base,
@@ -292,6 +295,9 @@ struct Worker: Sendable {
             try await inspector.runChecks(branch: branch, headSHA: head)
         }
         if record.passed {
+            if let reviewer = config.inspect.reviewer {
+                return try await review(item, lease, reviewer: reviewer, head: head, branch: branch)
+            }
             return try await move(lease, .inspectionPassed, "deterministic checks passed on \(head.prefix(7))", ItemChanges())
         }
         return try await fail(

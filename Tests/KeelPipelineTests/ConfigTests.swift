@@ -861,6 +861,26 @@ private let minimal = [
         #expect(error.description.contains(says), "\(error)")
     }
 
+    @Test func theReviewerIsAnAgentSectionOfItsOwn() throws {
+        let config = try parse(minimal + [
+            "inspect:",
+            "  min_confidence: 0.7",
+            "  reviewer:",
+            "    kind: codex",
+            "    model: gpt-5",
+            "    timeouts: {inactivity_seconds: 60}",
+        ])
+        let reviewer = try #require(config.inspect.reviewer)
+        #expect(reviewer.kind == .codex && reviewer.model == "gpt-5" && reviewer.timeouts.inactivitySeconds == 60)
+        #expect(reviewer.command == ConfigTemplate.defaultCommand(for: .codex) && reviewer.prompt == .argument)
+        #expect(config.inspect.minConfidence == 0.7)
+        #expect(try parse(minimal).inspect.reviewer == nil)
+        let error = try #require(failure(minimal + ["inspect:", "  reviewer: {kind: command}"]))
+        #expect(error.key == "inspect.reviewer.command", "\(error)")
+        let broker = try #require(failure(minimal + ["inspect:", "  reviewer: {kind: codex, token_broker: {}}"]))
+        #expect(broker.key == "inspect.reviewer.token_broker" && broker.description.contains("unknown key"), "\(broker)")
+    }
+
     @Test func thePricingTableIsReadInUSDPerMillionTokens() throws {
         let config = try parse(minimal + [
             "  model: gpt-5-codex",
