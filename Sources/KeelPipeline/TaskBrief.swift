@@ -31,6 +31,16 @@ struct TaskBrief {
                 (\(entries.count) entries). Read it first and do not repeat what failed.
 
                 """
+            if let decision = entries.last(where: { $0.kind == HistoryEntry.retryKind || $0.kind == HistoryEntry.reimplementKind }),
+                decision.kind == HistoryEntry.reimplementKind
+            {
+                prompt += """
+
+                    A person asked to start over: the approach of the earlier attempts did not work. Implement the issue \
+                    afresh on this new branch; use the history only to avoid what failed (\(decision.summary)).
+
+                    """
+            }
             if let last = entries.last(where: { $0.kind == "failure" }), last.signature?.hasPrefix("review:") == true {
                 prompt += "\nThe reviewer sent the last attempt back with these items:\n\n\(last.detail)\n"
                 if let claimsPath {
@@ -58,7 +68,8 @@ struct TaskBrief {
                 switch entry.kind {
                 case "attempt": "what the attempt did"
                 case "failure": "failed in \(entry.stage)"
-                case "human_retry": "a person sent it back"
+                case HistoryEntry.retryKind: "a person sent it back"
+                case HistoryEntry.reimplementKind: "a person asked to start over"
                 default: "\(entry.kind) in \(entry.stage)"
                 }
             text += "## Attempt \(entry.attempt): \(heading)\n\n\(entry.summary)\n"
@@ -69,5 +80,19 @@ struct TaskBrief {
             text += "\n"
         }
         return text
+    }
+}
+
+extension HistoryEntry {
+    /// The kind of the entry `keel retry` writes.
+    static let retryKind = "human_retry"
+    /// The kind of the entry `keel reimplement` writes.
+    static let reimplementKind = "human_reimplement"
+
+    /// The entries after a person's last decision (retry or reimplement): what the circuit
+    /// breaker counts, so a person's answer gives the item a fresh set of tries.
+    static func sinceLastHumanDecision(_ history: [HistoryEntry]) -> [HistoryEntry] {
+        guard let last = history.lastIndex(where: { $0.kind == retryKind || $0.kind == reimplementKind }) else { return history }
+        return Array(history[(last + 1)...])
     }
 }

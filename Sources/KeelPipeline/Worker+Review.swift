@@ -96,7 +96,7 @@ extension Worker {
         let signature = "reviewer_failed:" + failure.signature
         let note = NewHistoryEntry(stage: "review", kind: "failure", signature: signature, summary: failure.summary, detail: failure.detail)
         let history = try await store.history(of: item.id)
-        let sinceRetry = history.lastIndex { $0.kind == "human_retry" }.map { Array(history[($0 + 1)...]) } ?? history
+        let sinceRetry = HistoryEntry.sinceLastHumanDecision(history)
         let tries = sinceRetry.filter { $0.signature == signature }.count + 1
         if failure.errorClass == .permanent || tries >= config.scheduler.breakerThreshold {
             let why = failure.errorClass == .permanent ? "permanent failure of the reviewer" : "the reviewer failed \(tries) times"

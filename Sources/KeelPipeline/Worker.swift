@@ -121,9 +121,11 @@ struct Worker: Sendable {
         try await killOrphans(of: item)
         let invocation = try AgentInvocation(
             config: config, sampleAgentCommand: env.sampleAgentCommand, baseDirectory: env.configDirectory)
-        let branch = paths.branch
-        let baseHead = try await prepareClone(paths: paths, branch: branch)
         let history = try await store.history(of: item.id)
+        // After `keel reimplement`, the work starts over on a fresh branch (the old one stays for reference).
+        let restarts = history.filter { $0.kind == HistoryEntry.reimplementKind }.count
+        let branch = restarts == 0 ? paths.branch : "\(paths.branch)-v\(restarts + 1)"
+        let baseHead = try await prepareClone(paths: paths, branch: branch)
         try paths.createMeta()
         let brief = TaskBrief(
             item: item, project: config.project, history: history, taskPath: paths.taskFile, historyPath: paths.historyFile,
@@ -347,7 +349,7 @@ struct Worker: Sendable {
                 ItemChanges(history: [NewHistoryEntry(stage: "merge", kind: "failure", signature: signature, summary: message)]))
         }
         let history = try await store.history(of: item.id)
-        let sinceRetry = history.lastIndex { $0.kind == "human_retry" }.map { Array(history[($0 + 1)...]) } ?? history
+        let sinceRetry = HistoryEntry.sinceLastHumanDecision(history)
         let tries = sinceRetry.filter { $0.signature == signature }.count + 1
         guard tries <= Self.mergeRetries else {
             return try await move(
@@ -390,7 +392,7 @@ struct Worker: Sendable {
         summary: String, detail: String, backoff: Bool, retryAfter: Int? = nil
     ) async throws -> (WorkItem, Lease) {
         let history = try await store.history(of: item.id)
-        let sinceRetry = history.lastIndex { $0.kind == "human_retry" }.map { Array(history[($0 + 1)...]) } ?? history
+        let sinceRetry = HistoryEntry.sinceLastHumanDecision(history)
         let earlier = sinceRetry.filter { $0.kind == "failure" }.compactMap(\.signature)
         let breaker = CircuitBreaker(threshold: config.scheduler.breakerThreshold)
         let count = breaker.count(of: signature, after: earlier)

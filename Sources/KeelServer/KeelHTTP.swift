@@ -56,6 +56,12 @@ public enum KeelHTTP {
             }
             return try json(Reports.json(detail))
         }
+        router.get("/items/{id}") { _, context -> Response in
+            guard let id = context.parameters.get("id", as: Int64.self), let detail = try await Reports.detail(id, store: store) else {
+                return html(HTML.page(title: "Not found", body: "<h1>No such item</h1>\n<p>`keel status` lists the items.</p>"), status: .notFound)
+            }
+            return html(ItemPage(detail: detail).html())
+        }
         router.get("/metrics") { _, _ -> Response in
             let m = try await store.metrics()
             return text(prometheus(m), contentType: "text/plain; version=0.0.4; charset=utf-8")

@@ -165,6 +165,20 @@ enum Migrations {
                     CREATE INDEX cost_events_repo ON cost_events(repo, at);
                     """)
         }
+        migrator.registerMigration("v6_escalations") { db in
+            try db.execute(
+                sql: """
+                    -- One row per move to needs_human once a person was notified of it (or it no longer needed them).
+                    CREATE TABLE escalation_notices (
+                        transition_id INTEGER PRIMARY KEY REFERENCES state_transitions(id),
+                        item_id INTEGER NOT NULL REFERENCES work_items(id),
+                        outcome TEXT NOT NULL CHECK (outcome IN ('delivered', 'no_channel', 'superseded')),
+                        channels TEXT NOT NULL DEFAULT '',
+                        at TEXT NOT NULL
+                    );
+                    CREATE INDEX state_transitions_to ON state_transitions(to_state, id);
+                    """)
+        }
         return migrator
     }
 

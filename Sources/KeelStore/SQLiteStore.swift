@@ -483,6 +483,58 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func pendingEscalations(limit: Int, now: Date) async throws -> [Escalation] {
+        let rows = try await pool.write { db -> [(Int64, Int64, String, String)] in
+            let candidates = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT t.id, t.item_id, t.reason, t.at, w.state FROM state_transitions t
+                    JOIN work_items w ON w.id = t.item_id
+                    LEFT JOIN escalation_notices n ON n.transition_id = t.id
+                    WHERE t.to_state = 'needs_human' AND n.transition_id IS NULL
+                    ORDER BY t.id LIMIT ?
+                    """,
+                arguments: [limit])
+            var pending: [(Int64, Int64, String, String)] = []
+            for row in candidates {
+                let transition: Int64 = row["id"]
+                let itemID: Int64 = row["item_id"]
+                let latest = try Int64.fetchOne(
+                    db, sql: "SELECT MAX(id) FROM state_transitions WHERE item_id = ?", arguments: [itemID])
+                if row["state"] as String != ItemState.needsHuman.rawValue || latest != transition {
+                    // A person already answered (or it moved on): nobody needs telling any more.
+                    try db.execute(
+                        sql: "INSERT INTO escalation_notices (transition_id, item_id, outcome, at) VALUES (?, ?, 'superseded', ?)",
+                        arguments: [transition, itemID, Timestamp.text(now)])
+                    continue
+                }
+                pending.append((transition, itemID, row["reason"], row["at"]))
+            }
+            return pending
+        }
+        var escalations: [Escalation] = []
+        for (transition, itemID, reason, at) in rows {
+            guard let item = try await item(itemID) else { continue }
+            let signature = try await history(of: itemID).last { $0.signature != nil }?.signature
+            escalations.append(
+                Escalation(
+                    transitionID: transition, item: item, reason: reason, at: Timestamp.date(at) ?? now, signature: signature,
+                    figures: try await figures(of: itemID)))
+        }
+        return escalations
+    }
+
+    public func recordEscalationNotice(transitionID: Int64, outcome: String, channels: [String], now: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT OR IGNORE INTO escalation_notices (transition_id, item_id, outcome, channels, at)
+                    SELECT id, item_id, ?, ?, ? FROM state_transitions WHERE id = ?
+                    """,
+                arguments: [outcome, channels.joined(separator: ","), Timestamp.text(now), transitionID])
+        }
+    }
+
     public func metrics() async throws -> StoreMetrics {
         try await pool.read { db in
             var byState: [ItemState: Int] = [:]

@@ -117,6 +117,18 @@ public struct Claim: Sendable {
     }
 }
 
+/// A move to `needs_human` to tell a person about.
+public struct Escalation: Sendable, Equatable {
+    public var transitionID: Int64
+    public var item: WorkItem
+    /// Why the item needs a person (the transition's reason).
+    public var reason: String
+    public var at: Date
+    /// The item's last failure signature, if any.
+    public var signature: String?
+    public var figures: ItemFigures
+}
+
 /// How `keel cost` groups the cost ledger.
 public enum CostGrouping: String, Sendable, CaseIterable {
     case issue, agent, repo, tenant, day
@@ -233,6 +245,12 @@ public protocol Store: Sendable {
     func checkRuns(of itemID: Int64) async throws -> [CheckRunRecord]
 
     func metrics() async throws -> StoreMetrics
+    /// Moves to `needs_human` no person was notified of yet, oldest first; one whose item has
+    /// left `needs_human` since is recorded as superseded and not returned.
+    func pendingEscalations(limit: Int, now: Date) async throws -> [Escalation]
+    /// Records how the escalation of transition `transitionID` was answered: `delivered` (with the
+    /// channels that took it) or `no_channel`.
+    func recordEscalationNotice(transitionID: Int64, outcome: String, channels: [String], now: Date) async throws
     /// The cost ledger summed by `grouping`, biggest spender first (days in order), with events at or after `since`.
     func costReport(by grouping: CostGrouping, since: Date?) async throws -> [CostLine]
 }

@@ -71,10 +71,12 @@ struct StatusCommand: AsyncParsableCommand {
     }
 }
 
-/// A person's decision on an item: retry or cancel.
+/// A person's decision on an item: retry, reimplement or cancel.
 struct HumanDecision {
     var outcome: Outcome
     var verb: String
+    /// The history entry the decision writes (`human_retry`, `human_reimplement`); none for a cancel.
+    var historyKind: String? = nil
 
     func apply(id: Int64, options: ConfigOption, note: String?) async throws {
         let config = try CLI.loadConfig(options)
@@ -86,9 +88,14 @@ struct HumanDecision {
         let actor = CLI.operator_
         let reason = "\(verb) by \(actor)" + (note.map { ": \($0)" } ?? "")
         var changes = ItemChanges()
-        if outcome == .humanRetry {
+        if let historyKind {
             changes.notBefore = .some(nil)
-            changes.history = [NewHistoryEntry(stage: "human", kind: "human_retry", summary: reason)]
+            changes.history = [NewHistoryEntry(stage: "human", kind: historyKind, summary: reason)]
+        }
+        if historyKind == "human_reimplement" {
+            // A fresh branch: the next attempt does not build on the pushed head.
+            changes.branch = .some(nil)
+            changes.headSHA = .some(nil)
         }
         do {
             let updated = try await store.transition(itemID: id, on: outcome, reason: reason, actor: actor, now: Date(), changes: changes)
@@ -109,7 +116,25 @@ struct RetryCommand: AsyncParsableCommand {
     @Option(help: "Why, for the timeline.") var note: String?
 
     func run() async throws {
-        try await HumanDecision(outcome: .humanRetry, verb: "retried").apply(id: id, options: options, note: note)
+        try await HumanDecision(outcome: .humanRetry, verb: "retried", historyKind: "human_retry").apply(id: id, options: options, note: note)
+    }
+}
+
+struct ReimplementCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reimplement",
+        abstract: "Start an item waiting for a person over, on a fresh branch, with its history.",
+        discussion: """
+            Unlike retry, the next attempt is told the earlier approach did not work and works on a new branch \
+            (keel/item-N-v2, -v3, ...; the old branch is kept for reference). The circuit breaker starts afresh.
+            """)
+    @OptionGroup var options: ConfigOption
+    @Argument(help: "The item id.") var id: Int64
+    @Option(help: "Why, for the timeline and the next attempt.") var note: String?
+
+    func run() async throws {
+        try await HumanDecision(outcome: .humanRetry, verb: "reimplemented", historyKind: "human_reimplement")
+            .apply(id: id, options: options, note: note)
     }
 }
 

@@ -10,7 +10,7 @@ struct KeelCommand: AsyncParsableCommand {
         discussion: "Start with `keel demo`. In your own repository: `keel init`, `keel submit`, `keel run`.",
         subcommands: [
             DemoCommand.self, InitCommand.self, RunCommand.self, SubmitCommand.self, StatusCommand.self, RetryCommand.self,
-            CancelCommand.self, CostCommand.self, AgentCommand.self, LedgerCommand.self, GuardCommand.self, ClassifyCommand.self, SampleAgentCommand.self,
+            ReimplementCommand.self, CancelCommand.self, CostCommand.self, AgentCommand.self, LedgerCommand.self, GuardCommand.self, ClassifyCommand.self, SampleAgentCommand.self,
         ]
     )
 }

@@ -34,12 +34,15 @@ struct RunCommand: AsyncParsableCommand {
         let processEnvironment = ProcessInfo.processInfo.environment
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         let ledger: LedgerService
+        let escalations: EscalationNotifier
         do {
             let channels = try LedgerSetup.channels(config, environment: processEnvironment, httpClient: httpClient)
+            let dispatcher = channels.isEmpty ? nil : AlertDispatcher(channels: channels, logger: logger)
             ledger = LedgerService(
                 store: store, signer: try LedgerSetup.settings(config).signer, backup: LedgerSetup.backup(config),
-                alerts: channels.isEmpty ? nil : AlertDispatcher(channels: channels, logger: logger), publicURL: config.alerts.publicURL,
-                clock: SystemWallClock(), events: CLI.printer)
+                alerts: dispatcher, publicURL: config.alerts.publicURL, clock: SystemWallClock(), events: CLI.printer)
+            // needs_human goes to the same channels as ledger breaks.
+            escalations = EscalationNotifier(store: store, alerts: dispatcher, publicURL: config.alerts.publicURL, events: CLI.printer)
             let check = try await ledger.startup()
             let status = try await store.ledgerStatus(now: Date())
             CLI.out(
@@ -66,7 +69,7 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         let serving = Serving(
-            store: store, ledger: ledger, adminToken: adminToken, host: config.server.host, port: port ?? config.server.port,
+            store: store, ledger: ledger, escalations: escalations, adminToken: adminToken, host: config.server.host, port: port ?? config.server.port,
             logger: logger)
         do {
             if let broker {
@@ -93,6 +96,7 @@ struct RunCommand: AsyncParsableCommand {
 struct Serving: Sendable {
     let store: SQLiteStore
     let ledger: LedgerService
+    let escalations: EscalationNotifier
     let adminToken: String?
     let host: String
     let port: Int
@@ -116,20 +120,26 @@ struct Serving: Sendable {
         CLI.out("keel: running \(config.scheduler.workers) workers on \(config.project); Ctrl-C stops gracefully\n")
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: Scheduler(environment: environment)), .init(service: app), .init(service: LedgerTicker(service: ledger))],
+                services: [
+                    .init(service: Scheduler(environment: environment)), .init(service: app),
+                    .init(service: Ticker { await ledger.tick() }),
+                    .init(service: Ticker { [escalations] in
+                        do { try await escalations.notifyPending() } catch { CLI.err("needs_human alerts: \(error)") }
+                    }),
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
     }
 }
 
-/// The ledger's periodic duties in `keel run`: timeouts, alerts, backups.
-struct LedgerTicker: Service {
-    let service: LedgerService
+/// A periodic duty of `keel run`: the ledger's timeouts, alerts and backups; needs_human alerts.
+struct Ticker: Service {
+    let body: @Sendable () async -> Void
 
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            await service.tick()
+            await body()
             // The wait ends at once on shutdown, so Ctrl-C is not held up by it.
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(5)) }
         }
