@@ -251,6 +251,16 @@ public struct Git: Sendable {
     /// }
     /// ```
     public func merge(_ rev: String, message: String, in dir: String) async throws -> MergeOutcome {
+        try await merge(rev, message: message, abortOnConflict: true, in: dir)
+    }
+
+    /// Like ``merge(_:message:in:)``, but a conflicted merge is left in progress: the conflicted
+    /// files hold git's markers for a person or an agent to resolve (`git merge --abort` undoes it).
+    public func mergeKeepingConflicts(_ rev: String, message: String, in dir: String) async throws -> MergeOutcome {
+        try await merge(rev, message: message, abortOnConflict: false, in: dir)
+    }
+
+    private func merge(_ rev: String, message: String, abortOnConflict: Bool, in dir: String) async throws -> MergeOutcome {
         let before = try await head(in: dir)
         let output = try await execute(["merge", "--no-ff", "--no-edit", "-m", message, rev], in: dir)
         if output.status == 0 {
@@ -261,7 +271,7 @@ public struct Git: Sendable {
         guard !files.isEmpty else {
             throw output.failure(advice: "Check that \(rev) exists in \(dir) and that the working tree is clean.")
         }
-        try await run(["merge", "--abort"], in: dir)
+        if abortOnConflict { try await run(["merge", "--abort"], in: dir) }
         let report = [output.stdout, output.stderr]
             .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
             .filter { !$0.isEmpty }

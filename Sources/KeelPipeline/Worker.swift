@@ -309,21 +309,30 @@ struct Worker: Sendable {
     }
 
     func merge(_ item: WorkItem, _ lease: Lease) async throws -> (WorkItem, Lease) {
-        guard let head = item.headSHA, let branch = item.branch else {
+        guard let pushedHead = item.headSHA, let branch = item.branch else {
             return try await fail(
                 item, lease, stage: "merge", outcome: .retryableFailure, signature: "missing_head", errorClass: .transient,
                 summary: "no pushed head recorded; developing again", detail: "", backoff: false)
         }
         let base = env.forge.baseBranch
+        let head: String
+        let note: String?
+        switch try await marshal(item, lease, head: pushedHead, branch: branch) {
+        case .merge(let ready, let marshalNote):
+            (head, note) = (ready, marshalNote)
+        case .settled(let settled):
+            return settled
+        }
+        let updated = ItemChanges(headSHA: head == pushedHead ? nil : .some(head))
         switch try await env.forge.merge(branch: branch, headSHA: head, title: "#\(item.id) \(item.title)") {
         case .merged(let sha):
-            let moved = try await move(lease, .mergeCompleted, "merged \(branch) into \(base) as \(sha.prefix(7))", ItemChanges())
+            let moved = try await move(
+                lease, .mergeCompleted, "merged \(branch) into \(base) as \(sha.prefix(7))" + (note.map { " (\($0))" } ?? ""), updated)
             WorkspacePaths(root: config.workspaces, itemID: item.id).remove()
             return moved
         case .alreadyMerged(let sha):
             let moved = try await move(
-                lease, .mergeCompleted, "\(head.prefix(7)) is already in \(base) (\(sha.prefix(7))): recorded, not merged again",
-                ItemChanges())
+                lease, .mergeCompleted, "\(head.prefix(7)) is already in \(base) (\(sha.prefix(7))): recorded, not merged again", updated)
             WorkspacePaths(root: config.workspaces, itemID: item.id).remove()
             return moved
         case .refused(let message):

@@ -881,6 +881,15 @@ private let minimal = [
         #expect(broker.key == "inspect.reviewer.token_broker" && broker.description.contains("unknown key"), "\(broker)")
     }
 
+    @Test func theMarshalsResolverAndThresholdAreRead() throws {
+        let config = try parse(minimal + ["marshal: {agent: {kind: claude-code, model: claude-sonnet-4-5}, min_confidence: 0.75}"])
+        #expect(config.marshal.agent?.kind == .claudeCode && config.marshal.agent?.model == "claude-sonnet-4-5")
+        #expect(config.marshal.minConfidence == 0.75)
+        #expect(try parse(minimal).marshal == KeelConfig.Marshal(agent: nil, minConfidence: 0.9))
+        let error = try #require(failure(minimal + ["marshal: {min_confidence: 2}"]))
+        #expect(error.key == "marshal.min_confidence" && error.description.contains("from 0 to 1"), "\(error)")
+    }
+
     @Test func thePricingTableIsReadInUSDPerMillionTokens() throws {
         let config = try parse(minimal + [
             "  model: gpt-5-codex",

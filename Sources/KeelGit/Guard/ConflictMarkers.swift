@@ -1,3 +1,5 @@
+import Foundation
+
 /// A conflict-marker line that a push would introduce: the path in the pushed commit and the
 /// line number in that version of the file (1-based).
 public struct ConflictMarker: Sendable, Hashable, CustomStringConvertible {
@@ -74,5 +76,25 @@ enum ConflictMarkerScan {
             }
         }
         return markers.sorted()
+    }
+}
+
+extension ConflictMarker {
+    /// The conflict markers in the file at `path` on disk (`relativePath` names it in the
+    /// result); empty for a file without any, or one that cannot be read.
+    public static func scan(file path: String, as relativePath: String) -> [ConflictMarker] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        let bytes = [UInt8](data)
+        guard !bytes.prefix(8000).contains(0) else { return [] }  // binary: git's own test
+        var lines: [(number: Int, text: [UInt8])] = []
+        var number = 1
+        var start = 0
+        for index in 0...bytes.count where index == bytes.count || bytes[index] == UInt8(ascii: "\n") {
+            let line = Array(bytes[start..<index])
+            if ConflictMarkerScan.kind(of: line) != nil { lines.append((number, line)) }
+            number += 1
+            start = index + 1
+        }
+        return ConflictMarkerScan.markerLines(in: lines).map { ConflictMarker(path: relativePath, line: $0) }
     }
 }

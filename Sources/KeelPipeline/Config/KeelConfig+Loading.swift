@@ -58,7 +58,7 @@ private struct ConfigReader {
     func config(from root: ConfigNode) throws(ConfigError) -> KeelConfig {
         let top = try root.mapping(allowed: [
             "project", "tenant", "store", "forge", "ci", "inspect", "agent", "scheduler", "server", "workspaces", "transcripts",
-            "ledger", "alerts", "classifier", "budgets", "pricing",
+            "ledger", "alerts", "classifier", "budgets", "pricing", "marshal",
         ])
         let project = try top.optional("project")?.nonEmptyText("a project name") ?? ConfigPath.lastComponent(of: base)
         let tenant = try top.optional("tenant")?.nonEmptyText("a tenant name") ?? "default"
@@ -97,8 +97,17 @@ private struct ConfigReader {
             alerts: alerts,
             classifierRules: try classifierRules(top),
             budgets: try budgets(top),
-            pricing: try pricing(top)
+            pricing: try pricing(top),
+            marshal: try marshal(top)
         )
+    }
+
+    /// `marshal`: the conflict-resolution agent and the confidence its resolution must reach.
+    private func marshal(_ top: ConfigMapping) throws(ConfigError) -> KeelConfig.Marshal {
+        let section = try top.section("marshal", allowed: ["agent", "min_confidence"])
+        return KeelConfig.Marshal(
+            agent: try section.optionalSection("agent", allowed: Self.agentKeys).map { agent throws(ConfigError) in try agentSettings(agent) },
+            minConfidence: try section.optional("min_confidence")?.number(in: 0...1) ?? KeelConfig.Marshal().minConfidence)
     }
 
     /// `pricing`: model name → `{input, output, cache_read, cache_write}` in USD per million tokens.

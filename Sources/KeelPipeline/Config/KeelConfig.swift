@@ -46,6 +46,8 @@ public struct KeelConfig: Sendable, Equatable {
     public var budgets: BudgetPolicy?
     /// Prices per model for agents that report tokens but no cost (`pricing`, default empty).
     public var pricing: PricingTable
+    /// How a branch is brought up to date with the base before it merges (`marshal`).
+    public var marshal: Marshal
 
     /// Creates a configuration from already-resolved values; paths should be absolute.
     ///
@@ -69,8 +71,10 @@ public struct KeelConfig: Sendable, Equatable {
         alerts: Alerts? = nil,
         classifierRules: [Rule] = [],
         budgets: BudgetPolicy? = nil,
-        pricing: PricingTable = PricingTable()
+        pricing: PricingTable = PricingTable(),
+        marshal: Marshal = Marshal()
     ) {
+        self.marshal = marshal
         self.classifierRules = classifierRules
         self.budgets = budgets
         self.pricing = pricing
@@ -188,6 +192,20 @@ extension KeelConfig {
         public init(checks: [Command] = [], reviewer: Agent? = nil, minConfidence: Double = 0) {
             self.checks = checks
             self.reviewer = reviewer
+            self.minConfidence = minConfidence
+        }
+    }
+
+    /// The marshal (`marshal:`): before merging, the branch is brought up to date with the base;
+    /// conflicts go to the conflict-resolution agent when one is set, back to develop otherwise.
+    public struct Marshal: Sendable, Equatable {
+        /// The conflict-resolution agent (`marshal.agent`, same keys as `agent`; default none).
+        public var agent: Agent?
+        /// A resolution scoring below this goes to a person (`marshal.min_confidence`, default 0.9).
+        public var minConfidence: Double
+
+        public init(agent: Agent? = nil, minConfidence: Double = 0.9) {
+            self.agent = agent
             self.minConfidence = minConfidence
         }
     }

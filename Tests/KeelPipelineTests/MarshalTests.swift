@@ -1,0 +1,114 @@
+import Foundation
+import KeelCore
+import KeelGit
+import KeelPipeline
+import KeelStore
+import KeelTestSupport
+import Testing
+
+/// The marshal: branches brought up to date with the base before they merge, conflicts resolved
+/// by an agent and scored, nothing merged with conflict markers.
+extension PipelineTests {
+    /// The developer writes shared.txt; on attempt 1 a colleague lands `file` with `content` on main meanwhile.
+    static func racedDeveloper(file: String, content: String) -> String {
+        """
+        cat > /dev/null
+        printf 'item %s\\n' "$KEEL_ITEM_ID" > shared.txt
+        if [ "$KEEL_ATTEMPT" = 1 ]; then
+          other=$(mktemp -d)
+          git clone -q "$ORIGIN" "$other/c" && cd "$other/c" && printf '\(content)\\n' > \(file) \\
+            && git add \(file) && git -c user.name=c -c user.email=c@x commit -qm colleague && git push -q origin HEAD:main
+        fi
+        exit 0
+
+        """
+    }
+
+    func marshalRig(developer: String, resolver: String?) async throws -> (Rig, PipelineEnvironment, TemporaryDirectory) {
+        let scripts = try TemporaryDirectory(prefix: "keel-resolver")
+        var extra = ""
+        if let resolver {
+            let path = scripts.path("resolver.sh")
+            try Data(("#!/bin/sh\n" + resolver).utf8).write(to: URL(fileURLWithPath: path))
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+            extra = "marshal: {agent: {kind: command, command: [\(path)]}, min_confidence: 0.9}"
+        }
+        let rig = try await rig(agent: developer, extra: extra)
+        var environment = rig.environment
+        environment.config.agent.env["ORIGIN"] = rig.origin
+        environment.keelExecutable = try KeelBinary.path
+        return (rig, environment, scripts)
+    }
+
+    @Test func aBranchBehindTheBaseIsBroughtUpToDateCheckedAndMerged() async throws {
+        let (rig, environment, scripts) = try await marshalRig(developer: Self.racedDeveloper(file: "other.txt", content: "colleague"), resolver: nil)
+        defer { rig.tmp.remove(); scripts.remove() }
+        let item = try await submit(rig, "behind")
+        try await Scheduler(environment: environment).runUntilSettled()
+        let final = try #require(try await rig.store.item(item.id))
+        #expect(final.state == .merged && final.attempt == 1, "\(rig.events.all.joined(separator: "\n"))")
+        let merged = try #require(try await rig.store.transitions(of: item.id).last)
+        #expect(merged.reason.contains("brought up to date with main"), "\(merged.reason)")
+        let pushed = try #require(try await rig.store.transitions(of: item.id).first { $0.to == .awaitingCI })
+        #expect(!pushed.reason.contains(final.headSHA?.prefix(7) ?? "none"), "the recorded head is the updated one")
+        let runs = try await rig.store.checkRuns(of: item.id).filter { $0.kind == "ci" }
+        #expect(runs.count == 2 && runs.allSatisfy(\.passed), "the updated head was checked too")
+        #expect(try await rig.repos.git.run(["show", "main:other.txt"], in: rig.origin) == "colleague\n")
+    }
+
+    @Test func aConflictIsResolvedByTheAgentScoredAndMerged() async throws {
+        let resolver = """
+            cat > /dev/null
+            printf 'item %s\\nitem from a colleague\\n' "$KEEL_ITEM_ID" > shared.txt
+            git add shared.txt
+
+            """
+        let (rig, environment, scripts) = try await marshalRig(
+            developer: Self.racedDeveloper(file: "shared.txt", content: "item from a colleague"), resolver: resolver)
+        defer { rig.tmp.remove(); scripts.remove() }
+        let item = try await submit(rig, "conflicting")
+        try await Scheduler(environment: environment).runUntilSettled()
+        let final = try #require(try await rig.store.item(item.id))
+        #expect(final.state == .merged && final.attempt == 1, "resolved, not redeveloped: \(rig.events.all.joined(separator: "\n"))")
+        let reason = try #require(try await rig.store.transitions(of: item.id).last?.reason)
+        #expect(reason.contains("conflict resolution in shared.txt: confidence 1.0"), "\(reason)")
+        #expect(try await rig.store.agentRuns(of: item.id).map(\.stage) == ["develop", "resolve"])
+        let content = try await rig.repos.git.run(["show", "main:shared.txt"], in: rig.origin)
+        #expect(content == "item \(item.id)\nitem from a colleague\n")
+    }
+
+    @Test func aResolutionThatLeavesMarkersGoesToAPersonAndNothingMerges() async throws {
+        let (rig, environment, scripts) = try await marshalRig(
+            developer: Self.racedDeveloper(file: "shared.txt", content: "item from a colleague"), resolver: "cat > /dev/null\nexit 0\n")
+        defer { rig.tmp.remove(); scripts.remove() }
+        let item = try await submit(rig, "unresolved")
+        try await Scheduler(environment: environment).runUntilSettled()
+        let final = try #require(try await rig.store.item(item.id))
+        #expect(final.state == .needsHuman)
+        let reason = try #require(try await rig.store.transitions(of: item.id).last?.reason)
+        #expect(reason.contains("conflicts NOT resolved") && reason.contains("markers left at shared.txt:1"), "\(reason)")
+        let main = try await rig.repos.git.run(["show", "main:shared.txt"], in: rig.origin)
+        #expect(main == "item from a colleague\n", "nothing merged")
+    }
+
+    @Test func aResolutionThatRewritesFarMoreThanTheChangeGoesToAPerson() async throws {
+        let resolver = """
+            cat > /dev/null
+            { printf 'item %s\\nitem from a colleague\\n' "$KEEL_ITEM_ID"; for i in 1 2 3 4 5 6; do echo "item invented $i"; done; } > shared.txt
+            git add shared.txt
+
+            """
+        let (rig, environment, scripts) = try await marshalRig(
+            developer: Self.racedDeveloper(file: "shared.txt", content: "item from a colleague"), resolver: resolver)
+        defer { rig.tmp.remove(); scripts.remove() }
+        let item = try await submit(rig, "overreach")
+        try await Scheduler(environment: environment).runUntilSettled()
+        let final = try #require(try await rig.store.item(item.id))
+        #expect(final.state == .needsHuman)
+        let reason = try #require(try await rig.store.transitions(of: item.id).last?.reason)
+        #expect(reason.contains("confidence 0.8:") && reason.contains("6 invented line(s)") && reason.contains("below marshal.min_confidence"), "\(reason)")
+        #expect(try await rig.repos.git.run(["show", "main:shared.txt"], in: rig.origin) == "item from a colleague\n")
+        let branch = try await rig.repos.git.run(["show", "keel/item-\(item.id):shared.txt"], in: rig.origin)
+        #expect(branch.contains("item invented 6"), "the resolution is on the branch for the person to review")
+    }
+}
