@@ -33,6 +33,5 @@ public enum ItemState: String, Sendable, Codable, CaseIterable, Hashable, Custom
     public var waitsForPerson: Bool { self == .needsHuman || self == .failed }
 
     /// States a worker may claim: queued items start work, active ones are resumed after a lost lease.
-    /// (`planning` joins when the planner does: no stage runs it yet.)
-    public static let claimable: [ItemState] = [.queued, .developing, .pushing, .awaitingCI, .inspecting, .merging]
+    public static let claimable: [ItemState] = [.queued, .planning, .developing, .pushing, .awaitingCI, .inspecting, .merging]
 }

@@ -9,6 +9,8 @@ public enum Outcome: String, Sendable, Codable, CaseIterable, Hashable {
     case planningStarted = "planning_started"
     /// The planner produced sub-issues; the epic waits for them.
     case planned
+    /// Every sub-issue of an epic merged (or was cancelled, at least one merged): the epic closes.
+    case childrenMerged = "children_merged"
     /// The item depends on items that have not merged yet.
     case dependenciesPending = "dependencies_pending"
     /// Every dependency merged.

@@ -12,7 +12,7 @@ public enum StateMachine {
         let leaveToPerson: Set<ItemState> = [.needsHuman, .failed, .cancelled]
         return [
             .queued: [.developing, .planning, .blocked, .needsHuman, .cancelled],
-            .blocked: [.queued, .cancelled, .needsHuman],
+            .blocked: [.queued, .cancelled, .needsHuman, .merged],
             .planning: leaveToPerson.union([.queued, .blocked, .developing, .merged]),
             .developing: leaveToPerson.union([.pushing, .queued]),
             .pushing: leaveToPerson.union([.awaitingCI, .queued]),
@@ -41,6 +41,7 @@ public enum StateMachine {
             case (.queued, .dependenciesPending): .blocked
             case (.blocked, .dependenciesMerged): .queued
             case (.planning, .planned): .blocked
+            case (.blocked, .childrenMerged): .merged
             case (.developing, .developed): .pushing
             case (.pushing, .pushed): .awaitingCI
             case (.awaitingCI, .checksPassed): .inspecting

@@ -12,6 +12,8 @@ public struct WorkItem: Sendable, Equatable, Codable, Identifiable {
     /// Development attempts started so far (1 during the first).
     public var attempt: Int
     public var parentID: Int64?
+    /// An epic: the planner decomposes it into sub-issues (children) and it closes when they merge.
+    public var isEpic: Bool
     public var budgetMicros: Micros?
     public var spentMicros: Micros
     public var createdAt: Date
@@ -26,8 +28,9 @@ public struct WorkItem: Sendable, Equatable, Codable, Identifiable {
         id: Int64, tenant: String, repo: String, title: String, body: String, acceptance: String? = nil,
         state: ItemState, attempt: Int = 0, parentID: Int64? = nil, budgetMicros: Micros? = nil, spentMicros: Micros = 0,
         createdAt: Date, updatedAt: Date, notBefore: Date? = nil, branch: String? = nil, headSHA: String? = nil,
-        dependsOn: [Int64] = []
+        dependsOn: [Int64] = [], isEpic: Bool = false
     ) {
+        self.isEpic = isEpic
         self.id = id
         self.tenant = tenant
         self.repo = repo

@@ -19,9 +19,14 @@ public struct ItemSummary: Sendable, Codable, Equatable {
     public var createdAt: String
     public var updatedAt: String
     public var notBefore: String?
+    /// An epic the planner decomposes.
+    public var epic: Bool = false
+    /// The epic this item was planned from.
+    public var parentID: Int64?
 
     enum CodingKeys: String, CodingKey {
-        case id, title, state, attempts, branch, tenant, repo
+        case id, title, state, attempts, branch, tenant, repo, epic
+        case parentID = "parent_id"
         case costMicros = "cost_micros"
         case agentRuns = "agent_runs"
         case agentSeconds = "agent_seconds"
@@ -106,7 +111,7 @@ public enum Reports {
             agentRuns: figures.agentRuns, agentSeconds: (figures.agentSeconds * 1000).rounded() / 1000, dependsOn: item.dependsOn,
             branch: item.branch, headSHA: item.headSHA, tenant: item.tenant, repo: item.repo,
             createdAt: Timestamp.text(item.createdAt), updatedAt: Timestamp.text(item.updatedAt),
-            notBefore: item.notBefore.map(Timestamp.text))
+            notBefore: item.notBefore.map(Timestamp.text), epic: item.isEpic, parentID: item.parentID)
     }
 
     public static func summaries(store: any Store) async throws -> [ItemSummary] {

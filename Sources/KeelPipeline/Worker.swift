@@ -98,6 +98,9 @@ struct Worker: Sendable {
 
     func runStage(_ item: WorkItem, _ lease: Lease) async throws -> (WorkItem, Lease) {
         switch item.state {
+        case .queued where item.isEpic:
+            return try await move(lease, .planningStarted, "epic: planning sub-issues with \((config.planner ?? config.agent).kind.rawValue)", ItemChanges(incrementAttempt: true, notBefore: .some(nil)))
+        case .planning: return try await plan(item, lease)
         case .queued:
             let (started, newLease) = try await move(
                 lease, .claimed, "attempt \(item.attempt + 1): developing with \(config.agent.kind.rawValue)",

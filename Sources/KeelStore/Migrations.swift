@@ -179,6 +179,10 @@ enum Migrations {
                     CREATE INDEX state_transitions_to ON state_transitions(to_state, id);
                     """)
         }
+        migrator.registerMigration("v7_epics") { db in
+            try db.execute(sql: "ALTER TABLE work_items ADD COLUMN epic INTEGER NOT NULL DEFAULT 0 CHECK (epic IN (0, 1))")
+            try db.execute(sql: "CREATE INDEX work_items_parent ON work_items(parent_id)")
+        }
         return migrator
     }
 

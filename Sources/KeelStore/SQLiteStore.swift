@@ -71,10 +71,12 @@ public final class SQLiteStore: Store {
             let ts = Timestamp.text(now)
             try db.execute(
                 sql: """
-                    INSERT INTO work_items (tenant, repo, title, body, acceptance, state, parent_id, budget_micros, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO work_items (tenant, repo, title, body, acceptance, state, parent_id, budget_micros, epic, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [new.tenant, new.repo, new.title, new.body, new.acceptance, state.rawValue, new.parentID, new.budgetMicros, ts, ts])
+                arguments: [
+                    new.tenant, new.repo, new.title, new.body, new.acceptance, state.rawValue, new.parentID, new.budgetMicros, new.epic, ts, ts,
+                ])
             let id = db.lastInsertedRowID
             for dep in new.dependsOn {
                 try db.execute(
@@ -291,11 +293,22 @@ public final class SQLiteStore: Store {
     }
 
     public func promoteUnblocked(now: Date) async throws -> [WorkItem] {
-        guard try await !pool.read({ db in try Self.unblockedIDs(db) }).isEmpty else { return [] }
+        guard try await !pool.read({ db in try Self.unblockedIDs(db) + Self.closableEpicIDs(db) }).isEmpty else { return [] }
         let ledger = self.ledger
         return try await pool.write { db in
             let ids = try Self.unblockedIDs(db)
             var promoted: [WorkItem] = []
+            // An epic closes when its sub-issues are done: all merged, or merged and cancelled.
+            for epic in try Self.closableEpicIDs(db) {
+                let children = try Row.fetchAll(db, sql: "SELECT id, state FROM work_items WHERE parent_id = ? ORDER BY id", arguments: [epic])
+                let merged = children.filter { $0["state"] as String == ItemState.merged.rawValue }.map { "#\($0["id"] as Int64)" }
+                let cancelled = children.count - merged.count
+                let reason = "all sub-issues done: \(merged.joined(separator: ", ")) merged" + (cancelled > 0 ? ", \(cancelled) cancelled" : "")
+                _ = try Self.apply(
+                    db, ledger, itemID: epic, from: .blocked, outcome: .childrenMerged, reason: reason, actor: "scheduler", now: now,
+                    changes: ItemChanges())
+                promoted.append(try Self.fetchItem(db, epic)!)
+            }
             for id in ids {
                 let deps = try Int64.fetchAll(db, sql: "SELECT depends_on_id FROM issue_dependencies WHERE item_id = ? ORDER BY depends_on_id", arguments: [id])
                 let reason = deps.isEmpty ? "no dependencies left" : "dependencies merged: \(deps.map { "#\($0)" }.joined(separator: ", "))"
@@ -305,6 +318,52 @@ public final class SQLiteStore: Store {
                 promoted.append(try Self.fetchItem(db, id)!)
             }
             return promoted
+        }
+    }
+
+    public func recordPlan(
+        _ lease: Lease, issues: [PlannedIssue], reason: String, actor: String, now: Date
+    ) async throws -> (WorkItem, Lease, [WorkItem]) {
+        let ledger = self.ledger
+        return try await pool.write { db in
+            let current = try Self.checkLease(db, lease)
+            guard let epic = try Self.fetchItem(db, lease.itemID) else { throw StoreError(.itemNotFound, "item #\(lease.itemID) is gone") }
+            // Filed in plan order, so every dependency has its id before its dependents need it.
+            var ids: [String: Int64] = [:]
+            var children: [WorkItem] = []
+            let ts = Timestamp.text(now)
+            for issue in issues {
+                var deps: [Int64] = []
+                for key in issue.dependsOn {
+                    guard let dep = ids[key] else {
+                        throw StoreError(.invalidDependency, "sub-issue \"\(issue.key)\" depends on \"\(key)\", which is not filed before it")
+                    }
+                    deps.append(dep)
+                }
+                let state: ItemState = deps.isEmpty ? .queued : .blocked
+                try db.execute(
+                    sql: """
+                        INSERT INTO work_items (tenant, repo, title, body, acceptance, state, parent_id, budget_micros, created_at, updated_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [epic.tenant, epic.repo, issue.title, issue.body, issue.acceptance, state.rawValue, epic.id, nil, ts, ts])
+                let id = db.lastInsertedRowID
+                ids[issue.key] = id
+                for dep in deps {
+                    try db.execute(sql: "INSERT INTO issue_dependencies (item_id, depends_on_id) VALUES (?, ?)", arguments: [id, dep])
+                }
+                let filed = "planned from epic #\(epic.id) as \"\(issue.key)\""
+                    + (deps.isEmpty ? "" : "; waits for \(deps.map { "#\($0)" }.joined(separator: ", ")) to merge")
+                try Self.insertTransition(db, ledger, itemID: id, from: nil, to: state, reason: filed, actor: actor, now: now)
+                children.append(try Self.fetchItem(db, id)!)
+            }
+            let next = try Self.apply(
+                db, ledger, itemID: epic.id, from: current, outcome: .planned, reason: reason, actor: actor, now: now, changes: ItemChanges())
+            try db.execute(
+                sql: "UPDATE work_items SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE id = ?", arguments: [epic.id])
+            var released = lease
+            released.state = next
+            return (try Self.fetchItem(db, epic.id)!, released, children)
         }
     }
 
@@ -577,13 +636,27 @@ public final class SQLiteStore: Store {
         return nil
     }
 
-    /// Blocked items whose dependencies have all merged.
+    /// Blocked epics whose sub-issues are all merged or cancelled, at least one merged.
+    static func closableEpicIDs(_ db: Database) throws -> [Int64] {
+        try Int64.fetchAll(
+            db,
+            sql: """
+                SELECT w.id FROM work_items w
+                WHERE w.state = 'blocked' AND w.epic = 1 AND w.lease_token IS NULL
+                  AND EXISTS (SELECT 1 FROM work_items c WHERE c.parent_id = w.id AND c.state = 'merged')
+                  AND NOT EXISTS (SELECT 1 FROM work_items c WHERE c.parent_id = w.id AND c.state NOT IN ('merged', 'cancelled'))
+                ORDER BY w.id
+                """)
+    }
+
+    /// Blocked items whose dependencies have all merged (epics waiting for their sub-issues excepted).
     static func unblockedIDs(_ db: Database) throws -> [Int64] {
         try Int64.fetchAll(
             db,
             sql: """
                 SELECT w.id FROM work_items w
                 WHERE w.state = 'blocked' AND w.lease_token IS NULL
+                  AND NOT EXISTS (SELECT 1 FROM work_items c WHERE c.parent_id = w.id)
                   AND NOT EXISTS (
                     SELECT 1 FROM issue_dependencies d JOIN work_items dep ON dep.id = d.depends_on_id
                     WHERE d.item_id = w.id AND dep.state <> 'merged')
@@ -713,7 +786,7 @@ public final class SQLiteStore: Store {
             budgetMicros: row["budget_micros"], spentMicros: row["spent_micros"],
             createdAt: try date(row, "created_at", table: "work_items"), updatedAt: try date(row, "updated_at", table: "work_items"),
             notBefore: try optionalDate(row, "not_before", table: "work_items"), branch: row["branch"], headSHA: row["head_sha"],
-            dependsOn: deps[id] ?? [])
+            dependsOn: deps[id] ?? [], isEpic: (row["epic"] as Int64?) == 1)
     }
 
     static func decodeTransition(_ row: Row) throws -> StateTransition {

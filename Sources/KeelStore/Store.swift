@@ -11,11 +11,14 @@ public struct NewItem: Sendable {
     public var parentID: Int64?
     public var budgetMicros: Micros?
     public var dependsOn: [Int64]
+    /// An epic, for the planner to decompose.
+    public var epic: Bool
 
     public init(
         tenant: String = "default", repo: String, title: String, body: String, acceptance: String? = nil,
-        parentID: Int64? = nil, budgetMicros: Micros? = nil, dependsOn: [Int64] = []
+        parentID: Int64? = nil, budgetMicros: Micros? = nil, dependsOn: [Int64] = [], epic: Bool = false
     ) {
+        self.epic = epic
         self.tenant = tenant
         self.repo = repo
         self.title = title
@@ -23,6 +26,23 @@ public struct NewItem: Sendable {
         self.acceptance = acceptance
         self.parentID = parentID
         self.budgetMicros = budgetMicros
+        self.dependsOn = dependsOn
+    }
+}
+
+/// One sub-issue of an epic's plan: `key` is the planner's id, `dependsOn` other keys of the plan.
+public struct PlannedIssue: Sendable, Equatable {
+    public var key: String
+    public var title: String
+    public var body: String
+    public var acceptance: String?
+    public var dependsOn: [String]
+
+    public init(key: String, title: String, body: String, acceptance: String? = nil, dependsOn: [String] = []) {
+        self.key = key
+        self.title = title
+        self.body = body
+        self.acceptance = acceptance
         self.dependsOn = dependsOn
     }
 }
@@ -224,6 +244,9 @@ public protocol Store: Sendable {
     ) async throws -> WorkItem
     /// Moves every blocked item whose dependencies have all merged to `queued`; returns them.
     func promoteUnblocked(now: Date) async throws -> [WorkItem]
+    /// Files an epic's sub-issues (in `issues`' order, dependencies first) and moves the epic to
+    /// `blocked` until they merge, in one transaction; releases the epic's lease.
+    func recordPlan(_ lease: Lease, issues: [PlannedIssue], reason: String, actor: String, now: Date) async throws -> (WorkItem, Lease, [WorkItem])
 
     func startAgentRun(
         itemID: Int64, attempt: Int, stage: String, agent: String, command: String, transcriptPath: String?,

@@ -11,6 +11,8 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: "Title of the issue.") var title: String
     @Option(name: .customLong("body-file"), help: "File holding the issue text (markdown); - for stdin.") var bodyFile: String
     @Option(name: .customLong("depends-on"), help: "An item that must merge first (repeatable).") var dependsOn: [Int64] = []
+    @Flag(help: "File an epic: the planner agent decomposes it into sub-issues, and it closes when they merge.") var epic = false
+    @Option(name: .customLong("budget-usd"), help: "This item's own cost ceiling in USD (overrides budgets.issue_usd).") var budgetUSD: String?
     @Flag(help: "Print the new item as JSON.") var json = false
 
     func run() async throws {
@@ -29,15 +31,25 @@ struct SubmitCommand: AsyncParsableCommand {
             CLI.err("--title is empty: give the issue a title")
             throw ExitCode(1)
         }
+        var budget: Micros?
+        if let budgetUSD {
+            guard let micros = Money.micros(parsingUSD: budgetUSD) else {
+                CLI.err("--budget-usd \(budgetUSD): expected an amount in USD, e.g. 5 or 2.50")
+                throw ExitCode(1)
+            }
+            budget = micros
+        }
         let store = try CLI.openStore(config)
         do {
             let item = try await store.createItem(
-                NewItem(tenant: config.tenant, repo: config.project, title: title, body: body, dependsOn: dependsOn),
+                NewItem(
+                    tenant: config.tenant, repo: config.project, title: title, body: body, budgetMicros: budget, dependsOn: dependsOn,
+                    epic: epic),
                 actor: CLI.operator_, now: Date())
             if json {
                 CLI.out(try Reports.json(try await Reports.summary(item, store: store)) + "\n")
             } else {
-                CLI.out("Filed #\(item.id) \(item.title) (\(item.state.rawValue)). `keel run` takes it from here.\n")
+                CLI.out("Filed \(epic ? "epic " : "")#\(item.id) \(item.title) (\(item.state.rawValue)). `keel run` takes it from here.\n")
             }
         } catch let error as StoreError {
             CLI.err(error.message)

@@ -881,6 +881,13 @@ private let minimal = [
         #expect(broker.key == "inspect.reviewer.token_broker" && broker.description.contains("unknown key"), "\(broker)")
     }
 
+    @Test func thePlannerAgentIsOptional() throws {
+        #expect(try parse(minimal + ["planner: {agent: {kind: gemini}}"]).planner?.kind == .gemini)
+        #expect(try parse(minimal).planner == nil)
+        let error = try #require(failure(minimal + ["planner: {kind: gemini}"]))
+        #expect(error.key == "planner.kind" && error.description.contains("unknown key"), "\(error)")
+    }
+
     @Test func theMarshalsResolverAndThresholdAreRead() throws {
         let config = try parse(minimal + ["marshal: {agent: {kind: claude-code, model: claude-sonnet-4-5}, min_confidence: 0.75}"])
         #expect(config.marshal.agent?.kind == .claudeCode && config.marshal.agent?.model == "claude-sonnet-4-5")

@@ -58,7 +58,7 @@ private struct ConfigReader {
     func config(from root: ConfigNode) throws(ConfigError) -> KeelConfig {
         let top = try root.mapping(allowed: [
             "project", "tenant", "store", "forge", "ci", "inspect", "agent", "scheduler", "server", "workspaces", "transcripts",
-            "ledger", "alerts", "classifier", "budgets", "pricing", "marshal",
+            "ledger", "alerts", "classifier", "budgets", "pricing", "marshal", "planner",
         ])
         let project = try top.optional("project")?.nonEmptyText("a project name") ?? ConfigPath.lastComponent(of: base)
         let tenant = try top.optional("tenant")?.nonEmptyText("a tenant name") ?? "default"
@@ -98,7 +98,10 @@ private struct ConfigReader {
             classifierRules: try classifierRules(top),
             budgets: try budgets(top),
             pricing: try pricing(top),
-            marshal: try marshal(top)
+            marshal: try marshal(top),
+            planner: try top.section("planner", allowed: ["agent"]).optionalSection("agent", allowed: Self.agentKeys).map {
+                agent throws(ConfigError) in try agentSettings(agent)
+            }
         )
     }
 

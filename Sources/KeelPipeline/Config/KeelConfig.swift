@@ -48,6 +48,8 @@ public struct KeelConfig: Sendable, Equatable {
     public var pricing: PricingTable
     /// How a branch is brought up to date with the base before it merges (`marshal`).
     public var marshal: Marshal
+    /// The agent that decomposes epics (`planner.agent`, same keys as `agent`; default: `agent`).
+    public var planner: Agent?
 
     /// Creates a configuration from already-resolved values; paths should be absolute.
     ///
@@ -72,9 +74,11 @@ public struct KeelConfig: Sendable, Equatable {
         classifierRules: [Rule] = [],
         budgets: BudgetPolicy? = nil,
         pricing: PricingTable = PricingTable(),
-        marshal: Marshal = Marshal()
+        marshal: Marshal = Marshal(),
+        planner: Agent? = nil
     ) {
         self.marshal = marshal
+        self.planner = planner
         self.classifierRules = classifierRules
         self.budgets = budgets
         self.pricing = pricing
