@@ -81,4 +81,42 @@ extension PipelineTests {
         let developed = try #require(try await rig.store.transitions(of: item.id).last { $0.to == .pushing })
         #expect(developed.reason.contains("1 claim(s) verified"))
     }
+
+    /// Workers sharing a host-mounted `.git` corrupted `.git/config` with concurrent writes. Each
+    /// Keel worker has its own clone: concurrent agents writing their repository's config never
+    /// touch each other's.
+    @Test func concurrentWorkersEachHaveTheirOwnClone() async throws {
+        let scratch = try TemporaryDirectory(prefix: "keel-own-clones")
+        defer { scratch.remove() }
+        let log = scratch.path("git-dirs.log")
+        let agent = """
+            cat > /dev/null
+            echo "$KEEL_ITEM_ID $(git rev-parse --absolute-git-dir)" >> '\(log)'
+            i=0
+            while [ $i -lt 20 ]; do git config keel.note "item $KEEL_ITEM_ID $i"; i=$((i + 1)); done
+            [ "$(git config keel.note)" = "item $KEEL_ITEM_ID 19" ] || { echo "config clobbered: $(git config keel.note)" >&2; exit 7; }
+            echo "item $KEEL_ITEM_ID" > "own-$KEEL_ITEM_ID.txt"
+
+            """
+        let rig = try await rig(agent: agent, workers: 6)
+        defer { rig.tmp.remove() }
+        for i in 1...6 { _ = try await submit(rig, "parallel \(i)") }
+        try await rig.scheduler.runUntilSettled()
+
+        let items = try await rig.store.items()
+        #expect(items.allSatisfy { $0.state == .merged }, "\(rig.events.all.joined(separator: "\n"))")
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        // Runs of one item (a retried merge race) use its clone again; no two items ever share one.
+        var dirsByItem: [String: Set<String>] = [:]
+        for line in lines {
+            let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+            dirsByItem[parts[0], default: []].insert(parts[1])
+        }
+        #expect(dirsByItem.count == 6 && dirsByItem.values.allSatisfy { $0.count == 1 })
+        #expect(Set(dirsByItem.values.flatMap { $0 }).count == 6, "no two items shared a .git: \(dirsByItem)")
+        for line in lines {
+            let parts = line.split(separator: " ", maxSplits: 1)
+            #expect(parts[1].hasSuffix("/item-\(parts[0])/repo/.git"), "each item's clone is its own: \(line)")
+        }
+    }
 }
