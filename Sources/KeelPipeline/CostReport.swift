@@ -9,42 +9,9 @@ public import KeelStore
 /// print(report.text)   // AGENT  RUNS  TURNS  INPUT  OUTPUT  CACHE READ  CACHE WRITE  COST ...
 /// ```
 public struct CostReport: Sendable, Encodable {
-    /// One group, with snake_case keys in JSON.
-    public struct Line: Sendable, Encodable, Equatable {
-        public var key: String
-        public var title: String?
-        public var runs: Int
-        public var turns: Int
-        public var inputTokens: Int
-        public var outputTokens: Int
-        public var cacheReadTokens: Int
-        public var cacheWriteTokens: Int
-        public var costMicros: Micros
-        public var unpricedRuns: Int
-
-        enum CodingKeys: String, CodingKey {
-            case key, title, runs, turns
-            case inputTokens = "input_tokens", outputTokens = "output_tokens", cacheReadTokens = "cache_read_tokens"
-            case cacheWriteTokens = "cache_write_tokens", costMicros = "cost_micros", unpricedRuns = "unpriced_runs"
-        }
-
-        init(_ line: CostLine) {
-            key = line.key
-            title = line.title
-            runs = line.runs
-            turns = line.turns
-            inputTokens = line.inputTokens
-            outputTokens = line.outputTokens
-            cacheReadTokens = line.cacheReadTokens
-            cacheWriteTokens = line.cacheWriteTokens
-            costMicros = line.costMicros
-            unpricedRuns = line.unpricedRuns
-        }
-    }
-
     public var by: CostGrouping
     public var since: Date?
-    public var lines: [Line]
+    public var lines: [CostLine]
     public var totalCostMicros: Micros { lines.reduce(0) { $0 + $1.costMicros } }
     public var totalRuns: Int { lines.reduce(0) { $0 + $1.runs } }
     public var unpricedRuns: Int { lines.reduce(0) { $0 + $1.unpricedRuns } }
@@ -65,7 +32,7 @@ public struct CostReport: Sendable, Encodable {
 
     /// Reads the summary from `store`.
     public static func make(by grouping: CostGrouping, since: Date?, store: any Store) async throws -> CostReport {
-        CostReport(by: grouping, since: since, lines: try await store.costReport(by: grouping, since: since).map(Line.init))
+        CostReport(by: grouping, since: since, lines: try await store.costReport(by: grouping, since: since))
     }
 
     /// The table, a total line, and a note on runs that could not be priced.

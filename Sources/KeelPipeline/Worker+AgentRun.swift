@@ -25,6 +25,12 @@ struct AgentRunFailure: Sendable {
     var retryAfter: Int?
 }
 
+/// A stage's agent run: finished, or already settled (failure recorded, or interrupted).
+enum RunStep: Sendable {
+    case finished(AgentRunReport)
+    case settled((WorkItem, Lease))
+}
+
 enum AgentRunEnd: Sendable {
     case finished(AgentRunReport)
     case failed(AgentRunFailure)
@@ -117,6 +123,39 @@ extension Worker {
                     retryAfter: verdict.retryAfterSeconds))
         }
         return .finished(AgentRunReport(result: result, exitCode: exitCode, tail: tail, stdoutTail: outcome.stdoutTail, cost: cost))
+    }
+
+    /// The report of a finished run; a failed run is recorded as a retryable failure of `stage`
+    /// (back to the queue, after a backoff, up to the breaker) and an interrupted one as
+    /// interrupted: `.settled` with the item's new state.
+    func finishedOrRequeued(_ end: AgentRunEnd, _ item: WorkItem, _ lease: Lease, stage: String) async throws -> RunStep {
+        switch end {
+        case .finished(let report):
+            return .finished(report)
+        case .failed(let failure):
+            return .settled(
+                try await fail(
+                    item, lease, stage: stage, outcome: .retryableFailure, signature: failure.signature, errorClass: failure.errorClass,
+                    summary: failure.summary, detail: failure.detail, backoff: true, retryAfter: failure.retryAfter))
+        case .interrupted:
+            return .settled(
+                try await uncancelled {
+                    try await move(lease, .interrupted, "\(stage) stopped: Keel is shutting down; it restarts on the next start", ItemChanges())
+                })
+        }
+    }
+
+    /// Writes the item's task and history files beside its clone; the brief for prompts.
+    func writeBrief(_ item: WorkItem, _ paths: WorkspacePaths, history: [HistoryEntry]? = nil, claims: Bool = false) async throws -> TaskBrief {
+        try paths.createMeta()
+        let entries: [HistoryEntry]
+        if let history { entries = history } else { entries = try await store.history(of: item.id) }
+        let brief = TaskBrief(
+            item: item, project: config.project, history: entries, taskPath: paths.taskFile,
+            historyPath: paths.historyFile, claimsPath: claims ? paths.claimsFile : nil)
+        try paths.write(brief.task, to: paths.taskFile)
+        try paths.write(brief.history, to: paths.historyFile)
+        return brief
     }
 
     /// The transcript path of a run of `stage` for `item`'s current attempt.

@@ -19,11 +19,8 @@ extension Worker {
         try FileManager.default.createDirectory(atPath: paths.itemRoot, withIntermediateDirectories: true)
         try await env.git.clone(config.forge.local.origin, into: dir, branch: config.forge.local.base)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try paths.createMeta()
         let history = try await store.history(of: item.id)
-        let brief = TaskBrief(item: item, project: config.project, history: history, taskPath: paths.taskFile, historyPath: paths.historyFile)
-        try paths.write(brief.task, to: paths.taskFile)
-        try paths.write(brief.history, to: paths.historyFile)
+        let brief = try await writeBrief(item, paths, history: history)
         let planFile = paths.meta + "/plan.json"
         try? FileManager.default.removeItem(atPath: planFile)
         let earlier = history.last { $0.signature == "plan_invalid" }.map { "\nThe last plan was rejected: \($0.summary). Fix that.\n" } ?? ""
@@ -44,17 +41,11 @@ extension Worker {
         try paths.write(prompt, to: paths.meta + "/plan-prompt.md")
         spec.environment["KEEL_PLAN_FILE"] = planFile
         let report: AgentRunReport
-        switch try await runAgent(invocation, item: item, stage: "plan", spec: spec, prompt: prompt) {
-        case .finished(let finished):
-            report = finished
-        case .failed(let failure):
-            return try await fail(
-                item, lease, stage: "plan", outcome: .retryableFailure, signature: failure.signature, errorClass: failure.errorClass,
-                summary: failure.summary, detail: failure.detail, backoff: true, retryAfter: failure.retryAfter)
-        case .interrupted:
-            return try await uncancelled {
-                try await move(lease, .interrupted, "planner stopped: Keel is shutting down; planning restarts on the next start", ItemChanges())
-            }
+        switch try await finishedOrRequeued(
+            try await runAgent(invocation, item: item, stage: "plan", spec: spec, prompt: prompt), item, lease, stage: "plan")
+        {
+        case .finished(let finished): report = finished
+        case .settled(let settled): return settled
         }
         let text = (try? String(contentsOfFile: planFile, encoding: .utf8)) ?? report.result?.message.flatMap { $0.contains("issues") ? $0 : nil }
             ?? report.stdoutTail

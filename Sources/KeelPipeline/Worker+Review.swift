@@ -24,12 +24,7 @@ extension Worker {
         }
         let base = config.forge.local.base
         let diff = try await env.git.run(["diff", "origin/\(base)...HEAD"], in: paths.reviewClone)
-        try paths.createMeta()
-        let brief = TaskBrief(
-            item: item, project: config.project, history: try await store.history(of: item.id), taskPath: paths.taskFile,
-            historyPath: paths.historyFile)
-        try paths.write(brief.task, to: paths.taskFile)
-        try paths.write(brief.history, to: paths.historyFile)
+        let brief = try await writeBrief(item, paths)
         try paths.write(diff, to: paths.diffFile)
         let prompt = Self.reviewPrompt(item: item, project: config.project, base: base, task: brief.task, diffPath: paths.diffFile)
         try paths.write(prompt, to: paths.reviewPromptFile)

@@ -129,12 +129,7 @@ struct Worker: Sendable {
         let restarts = history.filter { $0.kind == HistoryEntry.reimplementKind }.count
         let branch = restarts == 0 ? paths.branch : "\(paths.branch)-v\(restarts + 1)"
         let baseHead = try await prepareClone(paths: paths, branch: branch)
-        try paths.createMeta()
-        let brief = TaskBrief(
-            item: item, project: config.project, history: history, taskPath: paths.taskFile, historyPath: paths.historyFile,
-            claimsPath: paths.claimsFile)
-        try paths.write(brief.task, to: paths.taskFile)
-        try paths.write(brief.history, to: paths.historyFile)
+        let brief = try await writeBrief(item, paths, history: history, claims: true)
         try paths.write(brief.prompt, to: paths.promptFile)
 
         try? FileManager.default.removeItem(atPath: paths.claimsFile)
@@ -143,17 +138,11 @@ struct Worker: Sendable {
             promptPath: paths.promptFile, prompt: brief.prompt, transcriptPath: transcriptPath(item, stage: "develop"), config: config)
         spec.environment["KEEL_CLAIMS_FILE"] = paths.claimsFile
         let report: AgentRunReport
-        switch try await runAgent(invocation, item: item, stage: "develop", spec: spec, prompt: brief.prompt) {
-        case .finished(let finished):
-            report = finished
-        case .failed(let failure):
-            return try await fail(
-                item, lease, stage: "develop", outcome: .retryableFailure, signature: failure.signature, errorClass: failure.errorClass,
-                summary: failure.summary, detail: failure.detail, backoff: true, retryAfter: failure.retryAfter)
-        case .interrupted:
-            return try await uncancelled {
-                try await move(lease, .interrupted, "agent stopped: Keel is shutting down; the attempt restarts on the next start", ItemChanges())
-            }
+        switch try await finishedOrRequeued(
+            try await runAgent(invocation, item: item, stage: "develop", spec: spec, prompt: brief.prompt), item, lease, stage: "develop")
+        {
+        case .finished(let finished): report = finished
+        case .settled(let settled): return settled
         }
         let result = report.result
         let tail = report.tail

@@ -171,6 +171,12 @@ public struct CostLine: Sendable, Equatable, Codable {
     /// Runs whose cost is unknown (no reported cost, model not in the pricing table): counted as 0.
     public var unpricedRuns: Int
 
+    enum CodingKeys: String, CodingKey {
+        case key, title, runs, turns
+        case inputTokens = "input_tokens", outputTokens = "output_tokens", cacheReadTokens = "cache_read_tokens"
+        case cacheWriteTokens = "cache_write_tokens", costMicros = "cost_micros", unpricedRuns = "unpriced_runs"
+    }
+
     public init(
         key: String, title: String? = nil, runs: Int, turns: Int, inputTokens: Int, outputTokens: Int, cacheReadTokens: Int,
         cacheWriteTokens: Int, costMicros: Micros, unpricedRuns: Int

@@ -28,9 +28,7 @@ extension PipelineTests {
         let scripts = try TemporaryDirectory(prefix: "keel-resolver")
         var extra = ""
         if let resolver {
-            let path = scripts.path("resolver.sh")
-            try Data(("#!/bin/sh\n" + resolver).utf8).write(to: URL(fileURLWithPath: path))
-            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+            let path = try Self.script(resolver, named: "resolver.sh", in: scripts)
             extra = "marshal: {agent: {kind: command, command: [\(path)]}, min_confidence: 0.9}"
         }
         let rig = try await rig(agent: developer, extra: extra)

@@ -36,9 +36,7 @@ import Testing
             "README.md": "# x\n",
             "ci.sh": "#!/bin/sh\n[ ! -f shared.txt ] || grep -q '^item' shared.txt || { echo 'FAIL shared.txt'; exit 1; }\necho ok\n",
         ])
-        let agentPath = tmp.path("agent.sh")
-        try Data(("#!/bin/sh\n" + agent).utf8).write(to: URL(fileURLWithPath: agentPath))
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: agentPath)
+        let agentPath = try Self.script(agent, named: "agent.sh", in: tmp)
         let yaml = """
             project: rig
             forge: {local: {origin: \(origin)}}
@@ -64,6 +62,14 @@ import Testing
         let environment = PipelineEnvironment(
             config: config, configDirectory: tmp.path, store: store, forge: forge, random: { 0.5 }, events: events.sink)
         return Rig(tmp: tmp, repos: repos, origin: origin, environment: environment, store: store, events: events)
+    }
+
+    /// Writes an executable `#!/bin/sh` script with `body` into `dir`; its path.
+    static func script(_ body: String, named name: String, in dir: TemporaryDirectory) throws -> String {
+        let path = dir.path(name)
+        try Data(("#!/bin/sh\n" + body).utf8).write(to: URL(fileURLWithPath: path))
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+        return path
     }
 
     func submit(_ rig: Rig, _ title: String) async throws -> WorkItem {

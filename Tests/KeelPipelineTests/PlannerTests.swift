@@ -10,9 +10,7 @@ import Testing
 extension PipelineTests {
     func plannerRig(planner: String, developer: String, extra: String = "") async throws -> (Rig, TemporaryDirectory) {
         let scripts = try TemporaryDirectory(prefix: "keel-planner")
-        let path = scripts.path("planner.sh")
-        try Data(("#!/bin/sh\n" + planner).utf8).write(to: URL(fileURLWithPath: path))
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+        let path = try Self.script(planner, named: "planner.sh", in: scripts)
         let rig = try await rig(agent: developer, extra: "planner: {agent: {kind: command, command: [\(path)]}}\n\(extra)")
         return (rig, scripts)
     }

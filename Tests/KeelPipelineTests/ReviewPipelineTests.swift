@@ -11,9 +11,7 @@ extension PipelineTests {
     /// A rig whose `inspect.reviewer` runs `reviewer` (a shell script body).
     func reviewRig(developer: String, reviewer: String, extra: String = "") async throws -> (Rig, TemporaryDirectory) {
         let scripts = try TemporaryDirectory(prefix: "keel-reviewer")
-        let path = scripts.path("reviewer.sh")
-        try Data(("#!/bin/sh\n" + reviewer).utf8).write(to: URL(fileURLWithPath: path))
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+        let path = try Self.script(reviewer, named: "reviewer.sh", in: scripts)
         let rig = try await rig(
             agent: developer, extra: "inspect: {reviewer: {kind: command, command: [\(path)]}}\n\(extra)")
         return (rig, scripts)
