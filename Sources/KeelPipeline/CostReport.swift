@@ -53,8 +53,8 @@ public struct CostReport: Sendable, Encodable {
         rows.append(["total", String(totalRuns), "", "", "", "", "", Money.format(totalCostMicros)])
         var out = Reports.align(rows)
         if unpricedRuns > 0 {
-            out += "\n\(unpricedRuns) run(s) reported no cost and their model has no price: they count as $0. "
-                + "Add the model to `pricing` in keel.yml to price them.\n"
+            out += "\n\(unpricedRuns) run(s) have no known cost (the agent reported none, or died before reporting): "
+                + "they count as $0. For agents that report tokens but no cost, add their model to `pricing` in keel.yml.\n"
         }
         return out
     }

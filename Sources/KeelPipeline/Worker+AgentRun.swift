@@ -88,7 +88,9 @@ extension Worker {
             if outcome.cancelled { "interrupted" } else if let t = outcome.timedOut { "timeout_\(t.rawValue)" } else {
                 result?.outcome.rawValue ?? (exitCode == 0 ? "success" : "error")
             }
-        let cost = result.map { invocation.costEvent($0, config: config) }
+        // A row per invocation, even one that died without a result: its spend is then unknown, and
+        // `keel cost` counts it as unpriced rather than leaving it out.
+        let cost = result.map { invocation.costEvent($0, config: config) } ?? CostEvent(model: invocation.agent.model, source: .unpriced)
         try await uncancelled {
             try await store.finishAgentRun(runID, exitCode: exitCode, outcome: runOutcome, cost: cost, now: env.clock.now())
         }

@@ -60,7 +60,13 @@ extension Worker {
         let now = env.clock.now()
         let (epic, released, children) = try await store.recordPlan(
             lease, issues: plan.issues.map { PlannedIssue(key: $0.id, title: $0.title, body: $0.body, acceptance: $0.acceptance, dependsOn: $0.dependsOn) },
-            reason: "planned \(plan.issues.count) sub-issue(s); the epic closes when they merge", actor: name, now: now)
+            reason: "planned \(plan.issues.count) sub-issue(s); the epic closes when they merge",
+            note: NewHistoryEntry(
+                stage: "plan", kind: "plan", signature: nil,
+                summary: plan.issues.map { "\($0.id): \($0.title)" + ($0.dependsOn.isEmpty ? "" : " (after \($0.dependsOn.joined(separator: ", ")))") }
+                    .joined(separator: "\n"),
+                detail: Self.tail(text, limit: 8192)),
+            actor: name, now: now)
         for child in children {
             env.events.emit(.transition(item: child, from: nil, to: child.state, reason: "planned from epic #\(item.id)", actor: name, at: now))
         }

@@ -322,7 +322,7 @@ public final class SQLiteStore: Store {
     }
 
     public func recordPlan(
-        _ lease: Lease, issues: [PlannedIssue], reason: String, actor: String, now: Date
+        _ lease: Lease, issues: [PlannedIssue], reason: String, note: NewHistoryEntry?, actor: String, now: Date
     ) async throws -> (WorkItem, Lease, [WorkItem]) {
         let ledger = self.ledger
         return try await pool.write { db in
@@ -358,7 +358,8 @@ public final class SQLiteStore: Store {
                 children.append(try Self.fetchItem(db, id)!)
             }
             let next = try Self.apply(
-                db, ledger, itemID: epic.id, from: current, outcome: .planned, reason: reason, actor: actor, now: now, changes: ItemChanges())
+                db, ledger, itemID: epic.id, from: current, outcome: .planned, reason: reason, actor: actor, now: now,
+                changes: ItemChanges(history: note.map { [$0] } ?? []))
             try db.execute(
                 sql: "UPDATE work_items SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE id = ?", arguments: [epic.id])
             var released = lease

@@ -252,7 +252,9 @@ public protocol Store: Sendable {
     func promoteUnblocked(now: Date) async throws -> [WorkItem]
     /// Files an epic's sub-issues (in `issues`' order, dependencies first) and moves the epic to
     /// `blocked` until they merge, in one transaction; releases the epic's lease.
-    func recordPlan(_ lease: Lease, issues: [PlannedIssue], reason: String, actor: String, now: Date) async throws -> (WorkItem, Lease, [WorkItem])
+    func recordPlan(
+        _ lease: Lease, issues: [PlannedIssue], reason: String, note: NewHistoryEntry?, actor: String, now: Date
+    ) async throws -> (WorkItem, Lease, [WorkItem])
 
     func startAgentRun(
         itemID: Int64, attempt: Int, stage: String, agent: String, command: String, transcriptPath: String?,
