@@ -36,6 +36,8 @@ enum AgentRunEnd: Sendable {
     case failed(AgentRunFailure)
     /// Keel is shutting down: the run was stopped and the item must go back to the queue.
     case interrupted
+    /// The run was not started: its reservation would cross a budget ceiling.
+    case overBudget(BudgetRefusal)
 }
 
 extension Worker {
@@ -44,9 +46,14 @@ extension Worker {
     /// (no token, launch failure, timeouts, a failure the agent reported, a non-zero exit with
     /// no result). Exit codes alone never decide a failure when the output holds a result.
     func runAgent(
-        _ invocation: AgentInvocation, item: WorkItem, stage: String, spec: ProcessSpec, prompt: String
+        _ invocation: AgentInvocation, item: WorkItem, lease: Lease, stage: String, spec: ProcessSpec, prompt: String
     ) async throws -> AgentRunEnd {
         var spec = spec
+        // Budgets stop spend before the next run, not after it: every run reserves first (the
+        // claim already reserved for the first one; this renews it for later stages).
+        if let budget = config.budgets, let refusal = try await store.reserve(lease, budget: budget, now: env.clock.now()) {
+            return .overBudget(refusal)
+        }
         if let tokens = env.tokens {
             // A borrowed token, current for at least the broker's minimum lifetime (field report,
             // incident 5): never the stored one as it is, and never on the command line.
@@ -144,7 +151,18 @@ extension Worker {
                 try await uncancelled {
                     try await move(lease, .interrupted, "\(stage) stopped: Keel is shutting down; it restarts on the next start", ItemChanges())
                 })
+        case .overBudget(let refusal):
+            return .settled(try await overBudget(lease, refusal, stage: stage))
         }
+    }
+
+    /// Sends the item to a person with the budget's figures: no agent run was started.
+    func overBudget(_ lease: Lease, _ refusal: BudgetRefusal, stage: String) async throws -> (WorkItem, Lease) {
+        try await move(
+            lease, .escalated, refusal.message,
+            ItemChanges(history: [
+                NewHistoryEntry(stage: stage, kind: "failure", signature: "budget:\(refusal.scope.rawValue)", summary: refusal.message)
+            ]))
     }
 
     /// Writes the item's task and history files beside its clone; the brief for prompts.

@@ -125,7 +125,7 @@ extension Worker {
             item: item, workspace: dir, taskPath: paths.taskFile, historyPath: paths.historyFile, promptPath: promptFile, prompt: prompt,
             transcriptPath: transcriptPath(item, stage: "resolve"), config: config)
         spec.environment["KEEL_CONFLICT_FILES"] = files.joined(separator: "\n")
-        switch try await runAgent(invocation, item: item, stage: "resolve", spec: spec, prompt: prompt) {
+        switch try await runAgent(invocation, item: item, lease: lease, stage: "resolve", spec: spec, prompt: prompt) {
         case .finished:
             break
         case .failed(let failure):
@@ -137,6 +137,9 @@ extension Worker {
                     backoff: true, retryAfter: failure.retryAfter))
         case .interrupted:
             return .settled(try await uncancelled { try await move(lease, .interrupted, "resolver stopped: Keel is shutting down", ItemChanges()) })
+        case .overBudget(let refusal):
+            _ = try? await env.git.run(["merge", "--abort"], in: dir)
+            return .settled(try await overBudget(lease, refusal, stage: "merge"))
         }
 
         // Score: every conflict resolved, the size of what the resolution invented, then the checks.

@@ -42,7 +42,7 @@ extension Worker {
         spec.environment["KEEL_PLAN_FILE"] = planFile
         let report: AgentRunReport
         switch try await finishedOrRequeued(
-            try await runAgent(invocation, item: item, stage: "plan", spec: spec, prompt: prompt), item, lease, stage: "plan")
+            try await runAgent(invocation, item: item, lease: lease, stage: "plan", spec: spec, prompt: prompt), item, lease, stage: "plan")
         {
         case .finished(let finished): report = finished
         case .settled(let settled): return settled

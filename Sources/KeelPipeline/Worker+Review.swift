@@ -35,7 +35,7 @@ extension Worker {
         spec.environment["KEEL_REVIEW"] = "1"
 
         let report: AgentRunReport
-        switch try await runAgent(invocation, item: item, stage: "review", spec: spec, prompt: prompt) {
+        switch try await runAgent(invocation, item: item, lease: lease, stage: "review", spec: spec, prompt: prompt) {
         case .finished(let finished):
             report = finished
         case .failed(let failure):
@@ -44,6 +44,8 @@ extension Worker {
             return try await uncancelled {
                 try await move(lease, .interrupted, "reviewer stopped: Keel is shutting down; the review restarts on the next start", ItemChanges())
             }
+        case .overBudget(let refusal):
+            return try await overBudget(lease, refusal, stage: "review")
         }
         // The verdict is in the final message; agents without one (a command, aider) print it on stdout.
         let text = report.result?.message.flatMap { $0.contains("verdict") ? $0 : nil } ?? report.stdoutTail

@@ -139,7 +139,7 @@ struct Worker: Sendable {
         spec.environment["KEEL_CLAIMS_FILE"] = paths.claimsFile
         let report: AgentRunReport
         switch try await finishedOrRequeued(
-            try await runAgent(invocation, item: item, stage: "develop", spec: spec, prompt: brief.prompt), item, lease, stage: "develop")
+            try await runAgent(invocation, item: item, lease: lease, stage: "develop", spec: spec, prompt: brief.prompt), item, lease, stage: "develop")
         {
         case .finished(let finished): report = finished
         case .settled(let settled): return settled

@@ -196,6 +196,24 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func reserve(_ lease: Lease, budget: BudgetPolicy, now: Date) async throws -> BudgetRefusal? {
+        let ts = Timestamp.text(now)
+        return try await pool.write { db in
+            _ = try Self.checkLease(db, lease)
+            let item = try Self.fetchItem(db, lease.itemID)!
+            if let refusal = budget.refusal(for: try Self.budgetFigures(db, item, since: budget.periodStart(at: now), now: ts)) {
+                return refusal
+            }
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO budget_reservations (item_id, lease_token, tenant, repo, amount_micros, at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [item.id, lease.token, item.tenant, item.repo, budget.estimateMicros, ts])
+            return nil
+        }
+    }
+
     /// What `item`, its repo and its tenant have spent (repo and tenant since `since`) and what
     /// other live claims hold reserved.
     static func budgetFigures(_ db: Database, _ item: WorkItem, since: Date?, now: String) throws -> BudgetFigures {

@@ -233,6 +233,9 @@ public protocol Store: Sendable {
     /// Claims the next ready item, reserving `budget`'s estimate when it will run an agent; items
     /// whose reservation would cross a ceiling go to `needs_human` with the figures instead.
     func claimNext(owner: String, now: Date, leaseSeconds: Double, budget: BudgetPolicy?) async throws -> Claim
+    /// Reserves `budget`'s estimate for the next agent run of the item `lease` holds, checked as at
+    /// a claim; the refusal (nothing reserved) when it would cross a ceiling.
+    func reserve(_ lease: Lease, budget: BudgetPolicy, now: Date) async throws -> BudgetRefusal?
     /// Extends a lease; `.staleLease` when it is no longer the item's.
     func renew(_ lease: Lease, now: Date, leaseSeconds: Double) async throws -> Lease
     /// Gives a lease up without changing state.

@@ -113,4 +113,23 @@ extension PipelineTests {
         #expect(try await rig.store.item(item.id)?.state == .needsHuman)
         #expect(try await rig.store.history(of: item.id).last?.signature == "review_low_confidence")
     }
+
+    @Test func aReviewThatWouldCrossTheIssueBudgetIsNotStarted() async throws {
+        let developer = """
+            cat > /dev/null
+            echo 'item' > shared.txt
+            echo '{"type":"result","subtype":"success","is_error":false,"num_turns":1,"result":"done","total_cost_usd":1.0,"usage":{"input_tokens":1,"output_tokens":1}}'
+
+            """
+        let (rig, scripts) = try await reviewRig(
+            developer: developer, reviewer: "cat > /dev/null\necho '{\"verdict\": \"APPROVE\", \"items\": [], \"confidence\": 1}'\n",
+            extra: "budgets: {issue_usd: 1.5, estimate_usd: 1}")
+        defer { rig.tmp.remove(); scripts.remove() }
+        let item = try await submit(rig, "expensive")
+        try await rig.scheduler.runUntilSettled()
+        #expect(try await rig.store.item(item.id)?.state == .needsHuman)
+        #expect(try await rig.store.agentRuns(of: item.id).map(\.stage) == ["develop"], "the reviewer never started")
+        let reason = try #require(try await rig.store.transitions(of: item.id).last?.reason)
+        #expect(reason.contains("the issue budget of #\(item.id) would be crossed: spent $1.00"), "\(reason)")
+    }
 }
