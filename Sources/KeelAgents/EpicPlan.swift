@@ -58,7 +58,10 @@ public struct EpicPlan: Sendable, Equatable {
             guard let title = entry["title"] as? String, !title.trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw Invalid(reason: "issue \"\(id)\" has no \"title\"")
             }
-            let deps = (entry["depends_on"] as? [Any] ?? []).map { ($0 as? String) ?? "\($0)" }
+            var deps: [String] = []
+            for dep in (entry["depends_on"] as? [Any] ?? []).map({ ($0 as? String) ?? "\($0)" }) where !deps.contains(dep) {
+                deps.append(dep)  // a repeated edge is one edge
+            }
             issues.append(
                 Issue(id: id, title: title, body: entry["body"] as? String ?? "", acceptance: entry["acceptance"] as? String, dependsOn: deps))
         }

@@ -78,7 +78,16 @@ public struct EvidenceClaim: Sendable, Equatable {
     /// the clone at `directory`; nil when it holds.
     public func rejection(against manifest: FileManifest, in directory: String) -> String? {
         let about = item.map { " (for \"\($0)\")" } ?? ""
-        let normalized = path.hasPrefix("./") ? String(path.dropFirst(2)) : path
+        // Agents often report absolute paths: one inside the clone is taken relative to it.
+        var normalized = path.hasPrefix("./") ? String(path.dropFirst(2)) : path
+        let root = URL(fileURLWithPath: directory).standardizedFileURL.path
+        if normalized.hasPrefix("/") {
+            let absolute = URL(fileURLWithPath: normalized).standardizedFileURL.path
+            guard absolute.hasPrefix(root + "/") else { return "\(path)\(about) is outside the clone" }
+            normalized = String(absolute.dropFirst(root.count + 1))
+        } else if URL(fileURLWithPath: normalized, relativeTo: URL(fileURLWithPath: root + "/")).standardizedFileURL.path.hasPrefix(root + "/") == false {
+            return "\(path)\(about) is outside the clone"
+        }
         let onDisk = FileManifest.sha256(ofFile: directory + "/" + normalized)
         guard let onDisk else {
             return "\(path)\(about) does not exist in the clone"

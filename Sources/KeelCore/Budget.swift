@@ -105,6 +105,15 @@ public struct BudgetFigures: Sendable, Equatable {
     public var repo: Scope
     public var tenant: Scope
 
+    /// The same figures with no other claim holding anything: what spend alone allows.
+    public var withoutReservations: BudgetFigures {
+        var figures = self
+        figures.issue.reserved = 0
+        figures.repo.reserved = 0
+        figures.tenant.reserved = 0
+        return figures
+    }
+
     public init(issue: Scope, issueCeiling: Micros?, repo: Scope, tenant: Scope) {
         self.issue = issue
         self.issueCeiling = issueCeiling

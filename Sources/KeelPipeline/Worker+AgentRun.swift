@@ -49,12 +49,16 @@ extension Worker {
         _ invocation: AgentInvocation, item: WorkItem, lease: Lease, stage: String, spec: ProcessSpec, prompt: String
     ) async throws -> AgentRunEnd {
         var spec = spec
+        // Never two agents on one item: one a crashed worker left running is stopped first.
+        try await killOrphans(of: item)
         // Budgets stop spend before the next run, not after it: every run reserves first (the
         // claim already reserved for the first one; this renews it for later stages).
-        if let budget = config.budgets, let refusal = try await store.reserve(lease, budget: budget, now: env.clock.now()) {
+        if let refusal = try await store.reserve(lease, budget: budget, now: env.clock.now()) {
             return .overBudget(refusal)
         }
-        if let tokens = env.tokens {
+        // The lent credential is the configured agent's: another kind of agent (a codex reviewer
+        // beside a Claude Code developer) neither needs nor gets it.
+        if let tokens = env.tokens, invocation.agent.kind == config.agent.kind {
             // A borrowed token, current for at least the broker's minimum lifetime (field report,
             // incident 5): never the stored one as it is, and never on the command line.
             do {

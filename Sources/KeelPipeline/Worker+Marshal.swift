@@ -27,17 +27,21 @@ extension Worker {
         try FileManager.default.createDirectory(atPath: paths.itemRoot, withIntermediateDirectories: true)
         try await env.git.clone(config.forge.local.origin, into: dir, branch: branch)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let found = try await env.git.revParse("HEAD", in: dir)
-        var descends = found == head
-        if !descends, let found { descends = try await env.git.isAncestor(head, of: found, in: dir) }
-        guard let current = found, descends else {
+        // The recorded head is what was reviewed and checked; a descendant on the branch (an update
+        // pushed before a restart, or anyone's push) is not trusted: the update is made again from it.
+        guard try await env.git.revParse(head, in: dir) != nil,
+            try await env.git.isAncestor(head, of: "HEAD", in: dir)
+        else {
             return .settled(
                 try await fail(
                     item, lease, stage: "merge", outcome: .retryableFailure, signature: "branch_moved", errorClass: .transient,
                     summary: "\(branch) no longer holds \(head.prefix(7)); developing again", detail: "", backoff: false))
         }
-        // A head past the recorded one is this marshal's own earlier update, pushed before a restart.
-        var candidate = current
+        // Already in the base (a merge that landed just before a restart): the forge records it, nothing is merged again.
+        if try await env.git.isAncestor(head, of: "origin/\(base)", in: dir) { return .merge(head: head, note: nil) }
+        _ = try await env.git.run(["reset", "--quiet", "--hard", head], in: dir)
+        let current = head
+        var candidate = head
         var note: String?
         if try await !env.git.isAncestor("origin/\(base)", of: candidate, in: dir) {
             if let keel = env.keelExecutable {
@@ -143,9 +147,15 @@ extension Worker {
         }
 
         // Score: every conflict resolved, the size of what the resolution invented, then the checks.
+        // The agent may have committed the merge itself (a two-parent commit on top of the head)
+        // or aborted it (back at the head, nothing merged): the first counts, the second does not.
+        let merging = try await env.git.revParse("MERGE_HEAD", in: dir) != nil
+        let now = try await env.git.revParse("HEAD", in: dir)
+        let parents = try await env.git.run(["rev-list", "--parents", "-n", "1", "HEAD"], in: dir).split(separator: " ").count - 1
+        let committedByAgent = !merging && now != head && parents == 2
         let markers = files.flatMap { ConflictMarker.scan(file: dir + "/" + $0, as: $0) }
         let unmerged = try await env.git.conflictedFiles(in: dir)
-        var resolved = markers.isEmpty && unmerged.isEmpty
+        var resolved = markers.isEmpty && unmerged.isEmpty && (merging || committedByAgent)
         var invented = 0
         for file in files {
             let ours = Set(try await Self.lines(of: "\(head):\(file)", in: dir, git: env.git))
@@ -161,8 +171,10 @@ extension Worker {
         var checkOutput = ""
         var resolvedHead: String?
         if resolved {
-            _ = try await env.git.run(["add", "-A"], in: dir)
-            _ = try await env.git.run(["-c", "user.name=keel", "-c", "user.email=keel@localhost", "commit", "--no-edit", "-m", message], in: dir)
+            if merging {
+                _ = try await env.git.run(["add", "-A"], in: dir)
+                _ = try await env.git.run(["-c", "user.name=keel", "-c", "user.email=keel@localhost", "commit", "--no-edit", "-m", message], in: dir)
+            }
             resolvedHead = try await env.git.revParse("HEAD", in: dir)
             if let refused = try await pushUpdate(item, lease, dir: dir, branch: branch) { return .settled(refused) }
             if let resolvedHead {

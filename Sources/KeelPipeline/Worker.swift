@@ -19,13 +19,18 @@ struct Worker: Sendable {
     var config: KeelConfig { env.config }
     var store: any Store { env.store }
     var leaseSeconds: Double { Double(config.scheduler.leaseSeconds) }
+    /// The budget policy claims and runs reserve against: keel.yml's, or none but an item's own
+    /// `budget_micros` (`keel submit --budget-usd`) with the default estimate.
+    var budget: BudgetPolicy { config.budgets ?? BudgetPolicy(estimateMicros: KeelConfig.defaultBudgetEstimate) }
 
     /// Claims and processes one item; false when nothing was ready.
     func step() async throws -> Bool {
         let now = env.clock.now()
-        let claim = try await store.claimNext(owner: name, now: now, leaseSeconds: leaseSeconds, budget: config.budgets)
+        let claim = try await store.claimNext(owner: name, now: now, leaseSeconds: leaseSeconds, budget: budget)
         for stop in claim.refused {
             // Not dequeued: the reservation would cross a ceiling, so a person decides (with the figures).
+            // An agent a crashed worker left running on it must not keep spending.
+            try await killOrphans(of: stop.item)
             env.events.emit(.transition(item: stop.item, from: stop.from, to: stop.item.state, reason: stop.refusal.message, actor: name, at: now))
         }
         guard let (item, lease) = claim.claimed else { return !claim.refused.isEmpty }
@@ -121,15 +126,20 @@ struct Worker: Sendable {
 
     func develop(_ item: WorkItem, _ lease: Lease) async throws -> (WorkItem, Lease) {
         let paths = WorkspacePaths(root: config.workspaces, itemID: item.id)
-        try await killOrphans(of: item)
         let invocation = try AgentInvocation(
             config: config, sampleAgentCommand: env.sampleAgentCommand, baseDirectory: env.configDirectory)
         let history = try await store.history(of: item.id)
         // After `keel reimplement`, the work starts over on a fresh branch (the old one stays for reference).
         let restarts = history.filter { $0.kind == HistoryEntry.reimplementKind }.count
         let branch = restarts == 0 ? paths.branch : "\(paths.branch)-v\(restarts + 1)"
-        let baseHead = try await prepareClone(paths: paths, branch: branch)
-        let brief = try await writeBrief(item, paths, history: history, claims: true)
+        // Changes asked for by the reviewer or by failed checks (or a person's retry) are made on top
+        // of the pushed work they are about; anything else starts again from the base.
+        let continuing = item.branch == branch ? Self.continuation(item, history) : nil
+        let baseHead = try await prepareClone(paths: paths, branch: branch, from: continuing)
+        var brief = try await writeBrief(item, paths, history: history, claims: true)
+        if let continuing, baseHead == continuing {
+            brief.prompt += "\nYour branch already holds the previous attempt's work (commit \(continuing.prefix(7))): change it as the history says, do not start over.\n"
+        }
         try paths.write(brief.prompt, to: paths.promptFile)
 
         try? FileManager.default.removeItem(atPath: paths.claimsFile)
@@ -155,8 +165,9 @@ struct Worker: Sendable {
         }
         // Evidence (field report 002): what the agent claims it addressed is checked against the
         // files on disk, by a manifest of path + SHA-256 of what this attempt changed.
-        let changed = try await env.git.run(["diff", "--name-only", "--no-renames", baseHead, head], in: paths.clone)
-            .split(separator: "\n").map(String.init)
+        // NUL-separated and unquoted, so that any file name (spaces, non-ASCII) comes back as it is on disk.
+        let changed = try await env.git.run(["-c", "core.quotePath=false", "diff", "--name-only", "-z", "--no-renames", baseHead, head], in: paths.clone)
+            .split(separator: "\0").map(String.init).filter { !$0.isEmpty }
         let manifest = FileManifest.take(of: changed, in: paths.clone)
         try paths.write(manifest.text + "\n", to: paths.manifestFile)
         let claimsText = (try? String(contentsOfFile: paths.claimsFile, encoding: .utf8)) ?? result?.message ?? ""
@@ -432,12 +443,27 @@ struct Worker: Sendable {
         return (item, newLease)
     }
 
-    /// Clones the origin into the item's workspace on a fresh branch from the base; returns the base head.
-    func prepareClone(paths: WorkspacePaths, branch: String) async throws -> String {
+    /// The pushed head the next attempt builds on: after the reviewer asked for changes, checks
+    /// failed, or a person retried; nil (start from the base) after anything else, such as a
+    /// merge conflict or a reimplement.
+    static func continuation(_ item: WorkItem, _ history: [HistoryEntry]) -> String? {
+        guard let head = item.headSHA else { return nil }
+        guard let last = history.last(where: { $0.kind == "failure" || $0.kind == HistoryEntry.retryKind || $0.kind == HistoryEntry.reimplementKind })
+        else { return nil }
+        if last.kind == HistoryEntry.retryKind { return head }
+        let signature = last.signature ?? ""
+        return ["review:", "checks_failed"].contains(where: signature.hasPrefix) ? head : nil
+    }
+
+    /// Clones the origin into the item's workspace on `branch`, from `from` (a pushed head of the
+    /// item's branch) when given and still there, else fresh from the base; returns the start.
+    func prepareClone(paths: WorkspacePaths, branch: String, from continuing: String? = nil) async throws -> String {
         paths.removeClone()
         try FileManager.default.createDirectory(atPath: paths.itemRoot, withIntermediateDirectories: true)
         try await env.git.clone(config.forge.local.origin, into: paths.clone, branch: config.forge.local.base)
-        try await env.git.checkoutNewBranch(branch, from: "HEAD", in: paths.clone)
+        var start = "HEAD"
+        if let continuing, try await env.git.revParse(continuing, in: paths.clone) != nil { start = continuing }
+        try await env.git.checkoutNewBranch(branch, from: start, in: paths.clone)
         if let keel = env.keelExecutable {
             // Every push from this clone goes through the guard: no conflict markers, and nothing
             // merged in from other branches than the base (field report, incident 1).
@@ -457,7 +483,9 @@ struct Worker: Sendable {
             if let pid = run.pid, pid > 1 {
                 _ = kill(-pid_t(pid), SIGKILL)
             }
-            try await store.finishAgentRun(run.id, exitCode: nil, outcome: "abandoned", cost: nil, now: env.clock.now())
+            // Its spend is unknown but real: a cost row, unpriced.
+            try await store.finishAgentRun(
+                run.id, exitCode: nil, outcome: "abandoned", cost: CostEvent(source: .unpriced), now: env.clock.now())
             warn(item.id, "closed agent run \(run.id) of #\(item.id) left by a worker that stopped (pid \(run.pid.map(String.init) ?? "unknown"))")
         }
     }

@@ -168,11 +168,12 @@ enum Migrations {
         migrator.registerMigration("v6_escalations") { db in
             try db.execute(
                 sql: """
-                    -- One row per move to needs_human once a person was notified of it (or it no longer needed them).
+                    -- One row per move to needs_human: 'sending' while one process delivers it (until the
+                    -- time in `at`), then how it ended.
                     CREATE TABLE escalation_notices (
                         transition_id INTEGER PRIMARY KEY REFERENCES state_transitions(id),
                         item_id INTEGER NOT NULL REFERENCES work_items(id),
-                        outcome TEXT NOT NULL CHECK (outcome IN ('delivered', 'no_channel', 'superseded')),
+                        outcome TEXT NOT NULL CHECK (outcome IN ('sending', 'delivered', 'no_channel', 'superseded')),
                         channels TEXT NOT NULL DEFAULT '',
                         at TEXT NOT NULL
                     );

@@ -168,6 +168,13 @@ public final class SQLiteStore: Store {
                     // serialize on it, so together they never cross a ceiling.
                     let figures = try Self.budgetFigures(db, candidate, since: budget.periodStart(at: now), now: ts)
                     if let refusal = budget.refusal(for: figures) {
+                        if budget.refusal(for: figures.withoutReservations) == nil {
+                            // Only runs in flight hold the room: wait for them to settle rather than ask a person.
+                            try db.execute(
+                                sql: "UPDATE work_items SET not_before = ? WHERE id = ?",
+                                arguments: [Timestamp.text(now.addingTimeInterval(Self.reservationWaitSeconds)), id])
+                            continue
+                        }
                         _ = try Self.apply(
                             db, ledger, itemID: id, from: candidate.state, outcome: .escalated, reason: refusal.message, actor: owner, now: now,
                             changes: ItemChanges(
@@ -213,6 +220,9 @@ public final class SQLiteStore: Store {
             return nil
         }
     }
+
+    /// How long a claim that only other claims' reservations keep out waits before it is tried again.
+    static let reservationWaitSeconds: TimeInterval = 2
 
     /// What `item`, its repo and its tenant have spent (repo and tenant since `since`) and what
     /// other live claims hold reserved.
@@ -311,11 +321,24 @@ public final class SQLiteStore: Store {
     }
 
     public func promoteUnblocked(now: Date) async throws -> [WorkItem] {
-        guard try await !pool.read({ db in try Self.unblockedIDs(db) + Self.closableEpicIDs(db) }).isEmpty else { return [] }
+        guard
+            try await pool.read({ db in
+                try !(Self.unblockedIDs(db) + Self.closableEpicIDs(db)).isEmpty || Row.fetchOne(db, sql: Self.strandedSQL) != nil
+            })
+        else { return [] }
         let ledger = self.ledger
         return try await pool.write { db in
             let ids = try Self.unblockedIDs(db)
             var promoted: [WorkItem] = []
+            // A dependency that was cancelled will never merge: a person decides what the dependent does.
+            for row in try Row.fetchAll(db, sql: Self.strandedSQL) {
+                let id: Int64 = row["item_id"]
+                let reason = "dependency #\(row["depends_on_id"] as Int64) was cancelled and will never merge: cancel this item, or retry it once it no longer needs that"
+                _ = try Self.apply(
+                    db, ledger, itemID: id, from: .blocked, outcome: .escalated, reason: reason, actor: "scheduler", now: now,
+                    changes: ItemChanges(history: [NewHistoryEntry(stage: "blocked", kind: "failure", signature: "dependency_cancelled", summary: reason)]))
+                promoted.append(try Self.fetchItem(db, id)!)
+            }
             // An epic closes when its sub-issues are done: all merged, or merged and cancelled.
             for epic in try Self.closableEpicIDs(db) {
                 let children = try Row.fetchAll(db, sql: "SELECT id, state FROM work_items WHERE parent_id = ? ORDER BY id", arguments: [epic])
@@ -418,7 +441,14 @@ public final class SQLiteStore: Store {
                 arguments: [ts, exitCode, outcome, runID])
             guard db.changesCount == 1 else { return }
             // The run's actual cost replaces what its claim reserved.
-            try db.execute(sql: "DELETE FROM budget_reservations WHERE item_id = (SELECT item_id FROM agent_runs WHERE id = ?)", arguments: [runID])
+            // Only a reservation made before this run started is its own: a later claim's (the run's
+            // lease expired and another worker took the item) is left alone.
+            try db.execute(
+                sql: """
+                    DELETE FROM budget_reservations WHERE item_id = (SELECT item_id FROM agent_runs WHERE id = ?)
+                      AND at <= (SELECT started_at FROM agent_runs WHERE id = ?)
+                    """,
+                arguments: [runID, runID])
             guard
                 let row = try Row.fetchOne(
                     db,
@@ -569,10 +599,10 @@ public final class SQLiteStore: Store {
                     SELECT t.id, t.item_id, t.reason, t.at, w.state FROM state_transitions t
                     JOIN work_items w ON w.id = t.item_id
                     LEFT JOIN escalation_notices n ON n.transition_id = t.id
-                    WHERE t.to_state = 'needs_human' AND n.transition_id IS NULL
+                    WHERE t.to_state = 'needs_human' AND (n.transition_id IS NULL OR (n.outcome = 'sending' AND n.at < ?))
                     ORDER BY t.id LIMIT ?
                     """,
-                arguments: [limit])
+                arguments: [Timestamp.text(now), limit])
             var pending: [(Int64, Int64, String, String)] = []
             for row in candidates {
                 let transition: Int64 = row["id"]
@@ -582,10 +612,14 @@ public final class SQLiteStore: Store {
                 if row["state"] as String != ItemState.needsHuman.rawValue || latest != transition {
                     // A person already answered (or it moved on): nobody needs telling any more.
                     try db.execute(
-                        sql: "INSERT INTO escalation_notices (transition_id, item_id, outcome, at) VALUES (?, ?, 'superseded', ?)",
+                        sql: "INSERT OR REPLACE INTO escalation_notices (transition_id, item_id, outcome, at) VALUES (?, ?, 'superseded', ?)",
                         arguments: [transition, itemID, Timestamp.text(now)])
                     continue
                 }
+                // Claimed for five minutes: another `keel run` on this database does not send it too.
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO escalation_notices (transition_id, item_id, outcome, at) VALUES (?, ?, 'sending', ?)",
+                    arguments: [transition, itemID, Timestamp.text(now.addingTimeInterval(300))])
                 pending.append((transition, itemID, row["reason"], row["at"]))
             }
             return pending
@@ -606,10 +640,16 @@ public final class SQLiteStore: Store {
         try await pool.write { db in
             try db.execute(
                 sql: """
-                    INSERT OR IGNORE INTO escalation_notices (transition_id, item_id, outcome, channels, at)
+                    INSERT OR REPLACE INTO escalation_notices (transition_id, item_id, outcome, channels, at)
                     SELECT id, item_id, ?, ?, ? FROM state_transitions WHERE id = ?
                     """,
                 arguments: [outcome, channels.joined(separator: ","), Timestamp.text(now), transitionID])
+        }
+    }
+
+    public func releaseEscalation(transitionID: Int64) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM escalation_notices WHERE transition_id = ? AND outcome = 'sending'", arguments: [transitionID])
         }
     }
 
@@ -654,6 +694,15 @@ public final class SQLiteStore: Store {
         }
         return nil
     }
+
+    /// Blocked items (not epics waiting for their sub-issues) with a cancelled dependency, one row each.
+    static let strandedSQL = """
+        SELECT w.id AS item_id, MIN(d.depends_on_id) AS depends_on_id FROM work_items w
+        JOIN issue_dependencies d ON d.item_id = w.id JOIN work_items dep ON dep.id = d.depends_on_id
+        WHERE w.state = 'blocked' AND w.lease_token IS NULL AND dep.state = 'cancelled'
+          AND NOT EXISTS (SELECT 1 FROM work_items c WHERE c.parent_id = w.id)
+        GROUP BY w.id ORDER BY w.id
+        """
 
     /// Blocked epics whose sub-issues are all merged or cancelled, at least one merged.
     static func closableEpicIDs(_ db: Database) throws -> [Int64] {

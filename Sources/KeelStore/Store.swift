@@ -279,12 +279,15 @@ public protocol Store: Sendable {
     func checkRuns(of itemID: Int64) async throws -> [CheckRunRecord]
 
     func metrics() async throws -> StoreMetrics
-    /// Moves to `needs_human` no person was notified of yet, oldest first; one whose item has
-    /// left `needs_human` since is recorded as superseded and not returned.
+    /// Moves to `needs_human` no person was notified of yet, oldest first, each claimed for this
+    /// caller for five minutes (so two processes never both send it); one whose item has left
+    /// `needs_human` since is recorded as superseded and not returned.
     func pendingEscalations(limit: Int, now: Date) async throws -> [Escalation]
     /// Records how the escalation of transition `transitionID` was answered: `delivered` (with the
     /// channels that took it) or `no_channel`.
     func recordEscalationNotice(transitionID: Int64, outcome: String, channels: [String], now: Date) async throws
+    /// Gives up this process's claim on sending an escalation (no channel took it), for the next tick to try again.
+    func releaseEscalation(transitionID: Int64) async throws
     /// The cost ledger summed by `grouping`, biggest spender first (days in order), with events at or after `since`.
     func costReport(by grouping: CostGrouping, since: Date?) async throws -> [CostLine]
 }

@@ -37,6 +37,11 @@ struct SubmitCommand: AsyncParsableCommand {
                 CLI.err("--budget-usd \(budgetUSD): expected an amount in USD, e.g. 5 or 2.50")
                 throw ExitCode(1)
             }
+            let estimate = config.budgets?.estimateMicros ?? KeelConfig.defaultBudgetEstimate
+            guard micros >= estimate else {
+                CLI.err("--budget-usd \(budgetUSD) is below the \(Money.format(estimate)) each agent run reserves (budgets.estimate_usd): no run could ever start")
+                throw ExitCode(1)
+            }
             budget = micros
         }
         let store = try CLI.openStore(config)

@@ -77,7 +77,8 @@ struct RunCommand: AsyncParsableCommand {
                     CLI.out("keel: token broker lending on \(server.tokenURL); the credential expires \(await broker.expiresAt)\n")
                     var lent = environment
                     lent.tokens = BrokerEndpointTokenSource(
-                        client: server.client(httpClient: httpClient), lending: broker.configuration)
+                        client: server.client(httpClient: httpClient), lending: broker.configuration,
+                        redacting: { await broker.secretsToRedact })
                     try await serving.run(lent)
                 }
             } else {

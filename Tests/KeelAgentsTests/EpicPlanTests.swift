@@ -14,6 +14,8 @@ import Testing
         let plan = try EpicPlan.parse(text)
         #expect(plan.issues.map(\.id) == ["schema", "api", "docs"])
         #expect(plan.issues[0].acceptance == "migration runs" && plan.issues[1].dependsOn == ["schema"])
+        let repeated = try EpicPlan.parse(#"{"issues": [{"id": "a", "title": "A"}, {"id": "b", "title": "B", "depends_on": ["a", "a"]}]}"#)
+        #expect(repeated.issues[1].dependsOn == ["a"], "a repeated edge is one edge")
     }
 
     @Test(arguments: [

@@ -42,6 +42,9 @@ import Testing
             #expect(wrongHash.rejection(against: manifest, in: tmp.path)?.contains("is not the file's") == true)
             #expect(EvidenceClaim(item: "x", path: "missing.py").rejection(against: manifest, in: tmp.path) == "missing.py (for \"x\") does not exist in the clone")
             #expect(EvidenceClaim(path: "old.py").rejection(against: manifest, in: tmp.path) == "old.py was not changed by this attempt")
+            #expect(EvidenceClaim(path: tmp.path("app.py")).rejection(against: manifest, in: tmp.path) == nil, "absolute, inside the clone")
+            #expect(EvidenceClaim(path: "/etc/passwd").rejection(against: manifest, in: tmp.path) == "/etc/passwd is outside the clone")
+            #expect(EvidenceClaim(path: "../x/app.py").rejection(against: manifest, in: tmp.path) == "../x/app.py is outside the clone")
         }
     }
 }

@@ -27,9 +27,9 @@ enum ReferenceAiss {
         return (process.terminationStatus, String(decoding: stderr, as: UTF8.self))
     }
 
-    /// Runs `script`, failing the test with its stderr if it exits non-zero.
-    static func mustRun(_ script: String, _ arguments: [String]) throws {
-        let (status, stderr) = try run(script, arguments)
+    /// Runs `script` (off the cooperative pool), failing the test with its stderr if it exits non-zero.
+    static func mustRun(_ script: String, _ arguments: [String]) async throws {
+        let (status, stderr) = try await offPool { try run(script, arguments) }
         guard status == 0 else { throw FixtureError("python exited \(status):\n\(stderr)") }
     }
 }
@@ -60,7 +60,7 @@ struct AissInteropTests {
             let bytes = try AuditBundle.export(identity: chain.signer.document, events: chain.stamps, exportedAt: testEpoch + 3600)
             try Data(bytes).write(to: URL(fileURLWithPath: path))
             let hashesPath = tmp.path("hashes.json")
-            try ReferenceAiss.mustRun(
+            try await ReferenceAiss.mustRun(
                 """
                 import json, sys
                 from aiss.verify import verify_chain
@@ -109,16 +109,16 @@ struct AissInteropTests {
         export_audit_chain_to_file(events, identity, sys.argv[1])
         """
 
-    func aissBundle(doubles: Bool, in tmp: TemporaryDirectory) throws -> [UInt8] {
+    func aissBundle(doubles: Bool, in tmp: TemporaryDirectory) async throws -> [UInt8] {
         let path = tmp.path("aiss-export-\(doubles).json")
-        try ReferenceAiss.mustRun(Self.writeAissChain, [path, doubles ? "doubles" : "integers"])
+        try await ReferenceAiss.mustRun(Self.writeAissChain, [path, doubles ? "doubles" : "integers"])
         return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
     @Test(arguments: [false, true])
     func keelVerifiesABundleAissWroteAndCatchesAByteFlip(doubles: Bool) async throws {
         try await withTemporaryDirectory { tmp in
-            let bytes = try aissBundle(doubles: doubles, in: tmp)
+            let bytes = try await aissBundle(doubles: doubles, in: tmp)
             let bundle = try AuditBundle.parse(bytes)
             #expect(bundle.events.count == 30)
             #expect(bundle.events[0]["payload"]?["note"] == "café ✓ 😀")
@@ -174,7 +174,7 @@ struct AissInteropTests {
                 let inPath = tmp.path("\(input.name).json")
                 let outPath = tmp.path("\(input.name).out")
                 try Data(input.text.utf8).write(to: URL(fileURLWithPath: inPath))
-                try ReferenceAiss.mustRun(
+                try await ReferenceAiss.mustRun(
                     """
                     import json, sys
                     from aiss.canonical import canonicalize

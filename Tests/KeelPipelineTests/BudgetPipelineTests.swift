@@ -62,4 +62,21 @@ extension PipelineTests {
         #expect(byIssue.map(\.key) == ["\(item.id)"] && byIssue.first?.costMicros == 2_000_000 && byIssue.first?.runs == 2)
         #expect(try await rig.store.history(of: item.id).last?.signature == "budget:issue")
     }
+
+    @Test func anItemsOwnBudgetHoldsWithoutAnyCeilingInKeelYml() async throws {
+        let agent = """
+            cat > /dev/null
+            echo "broken $KEEL_ATTEMPT" > shared.txt
+            echo '{"type":"result","subtype":"success","is_error":false,"num_turns":1,"total_cost_usd":1.0,"usage":{"input_tokens":10,"output_tokens":1}}'
+
+            """
+        let rig = try await rig(agent: agent)
+        defer { rig.tmp.remove() }
+        let item = try await rig.store.createItem(
+            NewItem(repo: "rig", title: "capped", body: "", budgetMicros: 1_500_000), actor: "test", now: Date())
+        try await rig.scheduler.runUntilSettled()
+        let final = try #require(try await rig.store.item(item.id))
+        #expect(final.state == .needsHuman && final.attempt == 1 && final.spentMicros == 1_000_000)
+        #expect(try await rig.store.transitions(of: item.id).last?.reason.contains("ceiling $1.50") == true)
+    }
 }

@@ -109,4 +109,27 @@ extension PipelineTests {
         let branch = try await rig.repos.git.run(["show", "keel/item-\(item.id):shared.txt"], in: rig.origin)
         #expect(branch.contains("item invented 6"), "the resolution is on the branch for the person to review")
     }
+
+    @Test func aResolverThatCommitsTheMergeItselfIsAcceptedAndOneThatAbortsIsNot() async throws {
+        let committing = """
+            cat > /dev/null
+            printf 'item %s\\nitem from a colleague\\n' "$KEEL_ITEM_ID" > shared.txt
+            git add shared.txt && git -c user.name=agent -c user.email=agent@x commit -q --no-edit
+
+            """
+        let (rig, environment, scripts) = try await marshalRig(
+            developer: Self.racedDeveloper(file: "shared.txt", content: "item from a colleague"), resolver: committing)
+        defer { rig.tmp.remove(); scripts.remove() }
+        let item = try await submit(rig, "self-committing resolver")
+        try await Scheduler(environment: environment).runUntilSettled()
+        #expect(try await rig.store.item(item.id)?.state == .merged, "\(rig.events.all.joined(separator: "\n"))")
+
+        let (abortRig, abortEnvironment, abortScripts) = try await marshalRig(
+            developer: Self.racedDeveloper(file: "shared.txt", content: "item from a colleague"), resolver: "cat > /dev/null\ngit merge --abort\n")
+        defer { abortRig.tmp.remove(); abortScripts.remove() }
+        let aborted = try await submit(abortRig, "aborting resolver")
+        try await Scheduler(environment: abortEnvironment).runUntilSettled()
+        #expect(try await abortRig.store.item(aborted.id)?.state == .needsHuman)
+        #expect(try await abortRig.store.transitions(of: aborted.id).last?.reason.contains("conflicts NOT resolved") == true)
+    }
 }

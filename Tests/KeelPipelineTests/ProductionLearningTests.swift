@@ -17,7 +17,7 @@ extension PipelineTests {
             echo 'item done right' > shared.txt
             echo '{"type":"result","subtype":"success","is_error":false,"num_turns":1,"result":"Lowercase item, as the failed CI run showed.","total_cost_usd":0.01,"usage":{"input_tokens":10,"output_tokens":5}}'
         else
-            echo 'Item done' > shared.txt
+            echo "Item done (attempt $KEEL_ATTEMPT)" > shared.txt
             echo '{"type":"result","subtype":"success","is_error":false,"num_turns":1,"result":"I read the criteria as: start shared.txt with Item.","total_cost_usd":0.01,"usage":{"input_tokens":10,"output_tokens":5}}'
         fi
 

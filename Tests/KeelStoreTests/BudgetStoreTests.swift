@@ -72,10 +72,18 @@ import Testing
             return total
         }
         #expect(claimed == 7, "exactly the ceiling's worth of reservations")
-        #expect(refused == 33)
+        #expect(refused == 0, "only reservations fill the ceiling: the rest wait for those runs, no person is asked yet")
         let items = try await seed.items()
-        #expect(items.filter { $0.state == .needsHuman }.count == 33)
-        #expect(items.filter { $0.state == .queued }.count == 7)
+        #expect(items.filter { $0.state == .queued && $0.notBefore.map { $0 > now } == true }.count == 33)
+
+        // The seven runs settle at their estimate: now spend alone fills the ceiling and the rest go to a person.
+        for item in items where item.notBefore == nil {
+            try await spend(seed, item, 1_000_000)
+        }
+        clock.advance(by: 3)
+        let late = try await seed.claimNext(owner: "w", now: clock.now(), leaseSeconds: 600, budget: policy)
+        #expect(late.claimed == nil && late.refused.count == 16, "refused in batches of 16 per claim")
+        #expect(late.refused.first?.refusal.spent == 7_000_000)
     }
 
     @Test func theActualCostReplacesTheReservationAndAReleasedClaimHoldsNothing() async throws {
@@ -87,16 +95,17 @@ import Testing
 
         let (_, leaseA) = try #require(try await store.claimNext(owner: "w1", now: clock.now(), leaseSeconds: 60, budget: policy).claimed)
         let (_, leaseB) = try #require(try await store.claimNext(owner: "w2", now: clock.now(), leaseSeconds: 60, budget: policy).claimed)
-        // Two reservations of $2 fill the $4 repo ceiling: c waits for a person.
+        // Two reservations of $2 fill the $4 repo ceiling: c waits for them to settle.
         let third = try await store.claimNext(owner: "w3", now: clock.now(), leaseSeconds: 60, budget: policy)
-        #expect(third.claimed == nil && third.refused.map(\.item.id) == [c.id])
-        _ = try await store.transition(itemID: c.id, on: .humanRetry, reason: "retry", actor: "p", now: clock.now(), changes: ItemChanges())
+        #expect(third.claimed == nil && third.refused.isEmpty)
+        #expect(try await store.item(c.id)?.notBefore ?? .distantPast > clock.now())
 
         // a's run cost $0.50: its reservation is settled at that, but b still holds $2.
         try await spend(store, a, 500_000)
+        clock.advance(by: 3)
         let still = try await store.claimNext(owner: "w3", now: clock.now(), leaseSeconds: 60, budget: policy)
-        #expect(still.refused.first?.refusal.spent == 500_000 && still.refused.first?.refusal.reserved == 2_000_000)
-        _ = try await store.transition(itemID: c.id, on: .humanRetry, reason: "retry", actor: "p", now: clock.now(), changes: ItemChanges())
+        #expect(still.claimed == nil && still.refused.isEmpty, "0.50 + 2 + 2 > 4: still waiting")
+        clock.advance(by: 3)
         // b's claim is let go without a run (and b cancelled): it holds nothing any more.
         try await store.release(leaseB)
         _ = try await store.transition(itemID: b.id, on: .cancelRequested, reason: "cancel", actor: "p", now: clock.now(), changes: ItemChanges())
@@ -112,8 +121,8 @@ import Testing
         let policy = BudgetPolicy(estimateMicros: 3_000_000, repoMicros: 4_000_000, period: .total)
         _ = try #require(try await store.claimNext(owner: "crashed", now: clock.now(), leaseSeconds: 10, budget: policy).claimed)
         let blocked = try await store.claimNext(owner: "w", now: clock.now(), leaseSeconds: 10, budget: policy)
-        #expect(blocked.refused.map(\.item.id) == [b.id])
-        _ = try await store.transition(itemID: b.id, on: .humanRetry, reason: "retry", actor: "p", now: clock.now(), changes: ItemChanges())
+        #expect(blocked.claimed == nil && blocked.refused.isEmpty, "b waits for the crashed claim's reservation")
+        #expect(try await store.item(b.id)?.notBefore != nil)
         clock.advance(by: 11)
         // The crashed worker's lease expired: its reservation no longer counts, and its item is reclaimed first.
         let again = try #require(try await store.claimNext(owner: "w", now: clock.now(), leaseSeconds: 10, budget: policy).claimed)

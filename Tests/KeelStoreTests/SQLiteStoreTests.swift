@@ -45,6 +45,17 @@ import Testing
         #expect(try await store.item(item.id)?.state == .queued)
     }
 
+    @Test func anItemWhoseDependencyWasCancelledGoesToAPerson() async throws {
+        let store = try store()
+        let dep = try await store.createItem(new("dep"), actor: "t", now: clock.now())
+        let item = try await store.createItem(new("item", deps: [dep.id]), actor: "t", now: clock.now())
+        _ = try await store.transition(itemID: dep.id, on: .cancelRequested, reason: "dropped", actor: "p", now: clock.now(), changes: ItemChanges())
+        let moved = try await store.promoteUnblocked(now: clock.now())
+        #expect(moved.map(\.id) == [item.id] && moved.first?.state == .needsHuman)
+        #expect(try await store.transitions(of: item.id).last?.reason.contains("dependency #\(dep.id) was cancelled") == true)
+        #expect(try await store.promoteUnblocked(now: clock.now()).isEmpty)
+    }
+
     @Test func dependingOnAnUnknownItemIsRefused() async throws {
         let store = try store()
         await #expect(throws: StoreError.self) { try await store.createItem(new("x", deps: [42]), actor: "t", now: clock.now()) }
@@ -167,7 +178,7 @@ import Testing
         sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         sqlite.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('PRAGMA ignore_check_constraints=1'); c.execute(\"UPDATE work_items SET state='exploded'\"); c.commit()", path]
         try sqlite.run()
-        sqlite.waitUntilExit()
+        try await offPool { sqlite.waitUntilExit() }
         #expect(sqlite.terminationStatus == 0)
         do {
             _ = try await store.item(item.id)

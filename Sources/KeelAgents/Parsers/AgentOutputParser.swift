@@ -48,11 +48,12 @@ public enum AgentFormat: String, Sendable, CaseIterable {
     /// model (or `fallbackModel`) has no price.
     public func price(_ result: AgentResult, with table: PricingTable, fallbackModel: String? = nil) -> Micros? {
         guard let model = result.model ?? fallbackModel, let price = table.price(for: model) else { return nil }
-        var uncached = result.inputTokens
-        if inputIncludesCacheReads { uncached -= result.cacheReadTokens }
-        if self == .aider { uncached -= result.cacheWriteTokens }
-        return price.cost(
-            input: max(0, uncached), output: result.outputTokens, cacheRead: result.cacheReadTokens, cacheWrite: result.cacheWriteTokens)
+        // Counts come from the agent's output: never negative here, and never a trap.
+        let input = max(0, result.inputTokens), cacheRead = max(0, result.cacheReadTokens), cacheWrite = max(0, result.cacheWriteTokens)
+        var uncached = input
+        if inputIncludesCacheReads { uncached = max(0, uncached - cacheRead) }
+        if self == .aider { uncached = max(0, uncached - cacheWrite) }
+        return price.cost(input: uncached, output: max(0, result.outputTokens), cacheRead: cacheRead, cacheWrite: cacheWrite)
     }
 }
 
@@ -61,7 +62,7 @@ public enum AgentFormat: String, Sendable, CaseIterable {
 enum JSONField {
     static func int(_ value: Any?) -> Int? {
         if let int = value as? Int { return int }
-        if let double = value as? Double, double.isFinite, double == double.rounded(), abs(double) < 9e18 {
+        if let double = value as? Double, double.isFinite, double == double.rounded(), abs(double) < 9e15 {
             return Int(double)
         }
         if let string = value as? String { return Int(string) }

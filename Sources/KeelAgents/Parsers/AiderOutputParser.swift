@@ -75,10 +75,10 @@ public struct AiderOutputParser: AgentOutputParser {
             guard words.count >= 1, let count = Self.count(String(words[0])) else { continue }
             let label = words.count > 1 ? String(words[1]) : "received"
             switch label {
-            case "sent": sent += count
-            case "cache write": cacheWrite += count
-            case "cache hit": cacheHit += count
-            default: received += count
+            case "sent": sent = Self.add(sent, count)
+            case "cache write": cacheWrite = Self.add(cacheWrite, count)
+            case "cache hit": cacheHit = Self.add(cacheHit, count)
+            default: received = Self.add(received, count)
             }
         }
     }
@@ -89,6 +89,12 @@ public struct AiderOutputParser: AgentOutputParser {
         let before = text[..<session.lowerBound]
         guard let dollar = before.lastIndex(of: "$") else { return }
         sessionCost = Money.micros(parsingUSD: String(before[before.index(after: dollar)...]))
+    }
+
+    /// A sum that saturates instead of trapping.
+    static func add(_ a: Int, _ b: Int) -> Int {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? .max : sum
     }
 
     /// `86` → 86, `2.4k` → 2400, `12k` → 12000, `1.5M` → 1500000.
@@ -102,7 +108,8 @@ public struct AiderOutputParser: AgentOutputParser {
             scale = 1_000_000
             digits.removeLast()
         }
-        guard let value = Double(digits), value.isFinite, value >= 0 else { return nil }
+        // Model text can imitate the line: a count beyond any real session is not one.
+        guard let value = Double(digits), value.isFinite, value >= 0, value * scale < 1e15 else { return nil }
         return Int((value * scale).rounded())
     }
 

@@ -99,11 +99,10 @@ public enum DemoProject {
                     + newFileDiff("lib/km2mi.sh", km2mi(op: "*"))
                     + newFileDiff("tests/cases/km2mi.sh", "check 6.2 km2mi 10\n")))
 
-                If CI shows the conversion going the wrong way, divide instead:
+                If CI shows the conversion going the wrong way, divide instead (on top of the first attempt's work,
+                which the next attempt continues from):
 
-                \(fence("diff on-ci-failure", newFileDiff("lib/distance.sh", "KM_PER_MILE=1.609344\n")
-                    + newFileDiff("lib/km2mi.sh", km2mi(op: "/"))
-                    + newFileDiff("tests/cases/km2mi.sh", "check 6.2 km2mi 10\n")))
+                \(fence("diff on-ci-failure", changeDiff("lib/km2mi.sh", from: km2mi(op: "*"), to: km2mi(op: "/"))))
                 """,
             dependsOn: [], shows: "fails CI on the first attempt; the second attempt is given the CI output and fixes it"),
         Issue(
@@ -131,6 +130,20 @@ public enum DemoProject {
 
     static func fence(_ info: String, _ body: String) -> String {
         "```\(info)\n\(body)```"
+    }
+
+    /// A `git apply` patch that replaces the whole of `path`'s content `from` with `to`.
+    static func changeDiff(_ path: String, from: String, to: String) -> String {
+        let old = from.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map { "-\($0)" }
+        let new = to.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map { "+\($0)" }
+        return """
+            diff --git a/\(path) b/\(path)
+            --- a/\(path)
+            +++ b/\(path)
+            @@ -1,\(old.count) +1,\(new.count) @@
+            \((old + new).joined(separator: "\n"))
+
+            """
     }
 
     /// A `git apply` patch that creates `path` with `content`.

@@ -54,6 +54,8 @@ public struct EscalationNotifier: Sendable {
                 try await store.recordEscalationNotice(
                     transitionID: escalation.transitionID, outcome: "delivered", channels: accepted, now: clock.now())
                 delivered += 1
+            } else {
+                try await store.releaseEscalation(transitionID: escalation.transitionID)
             }
         }
         return delivered

@@ -38,22 +38,28 @@ extension TokenBroker.Configuration {
 }
 
 /// Borrows over the broker's local endpoint: the worker never holds the refresh token, and
-/// redacts the token it was lent.
+/// redacts the token it was lent, plus every secret `redacting` names (in `keel run`, where the
+/// broker is in the same process: its refresh token and the tokens it rotated out, which an
+/// agent could still print by reading the credentials file).
 public struct BrokerEndpointTokenSource: AgentTokenSource {
     /// The endpoint's client.
     public let client: TokenBrokerClient
     /// Which variables the token goes into.
     public let lending: TokenBroker.Configuration
+    private let redacting: @Sendable () async -> [String]
 
     /// A source borrowing through `client`.
-    public init(client: TokenBrokerClient, lending: TokenBroker.Configuration) {
+    public init(
+        client: TokenBrokerClient, lending: TokenBroker.Configuration, redacting: @escaping @Sendable () async -> [String] = { [] }
+    ) {
         self.client = client
         self.lending = lending
+        self.redacting = redacting
     }
 
     public func environment(for agent: KeelConfig.AgentKind) async throws -> AgentTokenEnvironment {
         let token = try await client.borrow()
-        return lending.environment(lending: token, to: agent, redactions: [token.accessToken])
+        return lending.environment(lending: token, to: agent, redactions: [token.accessToken] + (await redacting()))
     }
 }
 
