@@ -36,3 +36,33 @@ enum HTTPFailure {
         }
     }
 }
+
+/// The broad kind of a failure to talk to a peer: an alert channel (``AlertError``), a token
+/// endpoint (``TokenError``). New codes may be added, so `switch` with a default.
+public struct OutboundErrorCode: Hashable, Sendable, CustomStringConvertible {
+    let name: String
+    /// The status the peer answered with, for ``rejected(status:)``.
+    public let status: Int?
+
+    /// The peer answered and refused: an HTTP status, a Telegram `error_code`, an SMTP reply code.
+    public static func rejected(status: Int) -> OutboundErrorCode { OutboundErrorCode(name: "rejected", status: status) }
+    /// No connection could be made, or it broke before the peer answered.
+    public static let unreachable = OutboundErrorCode(name: "unreachable", status: nil)
+    /// The peer did not answer in time.
+    public static let timedOut = OutboundErrorCode(name: "timed_out", status: nil)
+    /// The peer answered in a way its protocol does not allow (a 2xx without a usable token, say).
+    public static let protocolViolation = OutboundErrorCode(name: "protocol_violation", status: nil)
+    /// Keel's own settings for the peer cannot work (a malformed URL, no recipients, AUTH not offered).
+    public static let misconfigured = OutboundErrorCode(name: "misconfigured", status: nil)
+    /// An alert channel outside Keel threw an error that is not an ``AlertError``.
+    public static let failed = OutboundErrorCode(name: "failed", status: nil)
+    /// The token broker's credentials file is missing, unreadable, malformed or could not be written.
+    public static let credentialsFile = OutboundErrorCode(name: "credentials_file", status: nil)
+    /// A ``TokenRefresher`` outside Keel threw an error that is not a ``TokenError``.
+    public static let refreshFailed = OutboundErrorCode(name: "refresh_failed", status: nil)
+
+    /// A short, stable name for logs, e.g. `rejected(429)`.
+    public var description: String {
+        status.map { "\(name)(\($0))" } ?? name
+    }
+}

@@ -50,32 +50,8 @@ public struct AlertError: Error, Sendable {
 }
 
 extension AlertError {
-    /// The broad kind of an ``AlertError``; new codes may be added, so `switch` with a default.
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        let name: String
-        /// The status the peer answered with, for ``rejected(status:)``.
-        public let status: Int?
-
-        /// The peer answered and refused: an HTTP status, a Telegram `error_code`, or an SMTP
-        /// reply code.
-        public static func rejected(status: Int) -> Code { Code(name: "rejected", status: status) }
-        /// No connection could be made, or it broke before the peer answered.
-        public static let unreachable = Code(name: "unreachable", status: nil)
-        /// The peer did not answer in time.
-        public static let timedOut = Code(name: "timed_out", status: nil)
-        /// The peer answered in a way its protocol does not allow.
-        public static let protocolViolation = Code(name: "protocol_violation", status: nil)
-        /// The channel's own settings cannot work (a malformed URL, no recipients, AUTH not
-        /// offered by the server).
-        public static let misconfigured = Code(name: "misconfigured", status: nil)
-        /// A channel outside Keel threw an error that is not an ``AlertError``.
-        public static let failed = Code(name: "failed", status: nil)
-
-        /// A short, stable name for logs, e.g. `rejected(429)`.
-        public var description: String {
-            status.map { "\(name)(\($0))" } ?? name
-        }
-    }
+    /// The broad kind of the failure; shared with the other outbound errors.
+    public typealias Code = OutboundErrorCode
 }
 
 extension AlertError: CustomStringConvertible {
@@ -83,33 +59,3 @@ extension AlertError: CustomStringConvertible {
     public var description: String { message }
 }
 
-/// The text of an error whose description had to be scrubbed of a secret; it stands in for
-/// the original as an ``AlertError/cause``.
-struct RedactedError: Error, Sendable, CustomStringConvertible {
-    let description: String
-}
-
-/// Removes secrets from text that may end up in errors and logs.
-struct Redactor: Sendable {
-    private let secrets: [String]
-
-    init(secrets: [String]) {
-        // Longest first, so a secret that contains another is removed whole. A fragment shorter
-        // than 6 characters (a URL path like `/`) is no secret and would garble every message.
-        self.secrets = secrets.filter { $0.count >= 6 }.sorted { $0.count > $1.count }
-    }
-
-    func callAsFunction(_ text: String) -> String {
-        secrets.reduce(text) { $0.replacingOccurrences(of: $1, with: "<redacted>") }
-    }
-
-    /// The error itself when its texts hold no secret, else a ``RedactedError`` with its
-    /// scrubbed description.
-    func scrub(_ error: any Error) -> any Error {
-        let texts = [String(describing: error), String(reflecting: error)]
-        guard secrets.contains(where: { secret in texts.contains { $0.contains(secret) } }) else {
-            return error
-        }
-        return RedactedError(description: self(String(describing: error)))
-    }
-}

@@ -32,7 +32,7 @@ struct HTTPDelivery: Sendable {
     let channel: String
     /// The endpoint as it may be shown: no secret in it.
     let endpoint: String
-    let redactor: Redactor
+    let redactor: SecretScrubber
 
     private static let answerLimit = 64 * 1024
 

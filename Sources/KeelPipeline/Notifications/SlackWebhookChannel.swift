@@ -35,7 +35,7 @@ public struct SlackWebhookChannel: AlertChannel {
             timeout: timeout,
             channel: name,
             endpoint: "the incoming webhook at \(HTTPDelivery.origin(of: url))",
-            redactor: Redactor(secrets: [url, path.count > 1 ? path : ""])
+            redactor: SecretScrubber([url, path.count > 1 ? path : ""])
         )
     }
 

@@ -90,7 +90,7 @@ public struct HTTPTokenRefresher: TokenRefresher {
 
     /// Performs the refresh-token grant.
     public func refresh(using refreshToken: String) async throws -> RefreshedToken {
-        let scrubber = TokenScrubber([refreshToken])
+        let scrubber = SecretScrubber([refreshToken])
         do {
             return try await exchange(refreshToken, scrubber: scrubber)
         } catch let error as TokenError {
@@ -107,7 +107,7 @@ public struct HTTPTokenRefresher: TokenRefresher {
         return "\(scheme)://\(host)\(url.port.map { ":\($0)" } ?? "")\(url.path)"
     }
 
-    private func exchange(_ refreshToken: String, scrubber: TokenScrubber) async throws -> RefreshedToken {
+    private func exchange(_ refreshToken: String, scrubber: SecretScrubber) async throws -> RefreshedToken {
         guard let url = URL(string: configuration.tokenURL), let scheme = url.scheme?.lowercased(),
             scheme == "https" || scheme == "http", url.host?.isEmpty == false
         else {
@@ -200,7 +200,7 @@ public struct HTTPTokenRefresher: TokenRefresher {
         HTTPFailure.errorClass(status: status, retryAfter: retryAfter)
     }
 
-    private func rejection(status: Int, body: String, retryAfterHeader: String?, scrubber: TokenScrubber) -> TokenError {
+    private func rejection(status: Int, body: String, retryAfterHeader: String?, scrubber: SecretScrubber) -> TokenError {
         let retryAfter = retryAfterHeader.flatMap { RetryAfter.parse($0, now: clock.now()) }
         let errorClass = Self.errorClass(status: status, retryAfter: retryAfter)
         let (oauthError, description) = Self.oauthError(in: body)
@@ -230,7 +230,7 @@ public struct HTTPTokenRefresher: TokenRefresher {
         )
     }
 
-    private func transportError(_ error: any Error, scrubber: TokenScrubber) -> TokenError {
+    private func transportError(_ error: any Error, scrubber: SecretScrubber) -> TokenError {
         let said = scrubber(String(describing: error))
         switch HTTPFailure.Transport(error) {
         case .badURL:

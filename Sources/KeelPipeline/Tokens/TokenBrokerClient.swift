@@ -59,9 +59,9 @@ public struct TokenBrokerClient: Sendable, CustomStringConvertible, CustomReflec
         } catch {
             throw TokenError(
                 code: .unreachable,
-                message: "could not reach the token broker at \(url) (\(TokenScrubber([secret])(String(describing: error)))); retry with backoff",
+                message: "could not reach the token broker at \(url) (\(SecretScrubber([secret])(String(describing: error)))); retry with backoff",
                 errorClass: .transient,
-                cause: TokenScrubber([secret]).scrub(error)
+                cause: SecretScrubber([secret]).scrub(error)
             )
         }
         let object = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]

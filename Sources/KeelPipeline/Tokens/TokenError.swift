@@ -58,32 +58,8 @@ public struct TokenError: Error, Sendable {
 }
 
 extension TokenError {
-    /// The broad kind of a ``TokenError``; new codes may be added, so `switch` with a default.
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        let name: String
-        /// The HTTP status, for ``rejected(status:)``.
-        public let status: Int?
-
-        /// The token endpoint answered and refused the refresh.
-        public static func rejected(status: Int) -> Code { Code(name: "rejected", status: status) }
-        /// No connection to the token endpoint could be made, or it broke before an answer.
-        public static let unreachable = Code(name: "unreachable", status: nil)
-        /// The token endpoint did not answer in time.
-        public static let timedOut = Code(name: "timed_out", status: nil)
-        /// The token endpoint answered 2xx with something that is not a usable token.
-        public static let protocolViolation = Code(name: "protocol_violation", status: nil)
-        /// The credentials file is missing, unreadable, malformed or could not be written.
-        public static let credentialsFile = Code(name: "credentials_file", status: nil)
-        /// The broker or its refresher is configured in a way that cannot work.
-        public static let misconfigured = Code(name: "misconfigured", status: nil)
-        /// A ``TokenRefresher`` outside Keel threw an error that is not a ``TokenError``.
-        public static let refreshFailed = Code(name: "refresh_failed", status: nil)
-
-        /// A short, stable name for logs, e.g. `rejected(400)`.
-        public var description: String {
-            status.map { "\(name)(\($0))" } ?? name
-        }
-    }
+    /// The broad kind of the failure; shared with the other outbound errors.
+    public typealias Code = OutboundErrorCode
 }
 
 extension TokenError: CustomStringConvertible {
@@ -91,33 +67,7 @@ extension TokenError: CustomStringConvertible {
     public var description: String { message }
 }
 
-/// The text of an error whose description held a token; it stands in for the original as a
-/// ``TokenError/cause``.
-struct ScrubbedError: Error, Sendable, CustomStringConvertible {
-    let description: String
-}
-
-/// Removes tokens from text that may end up in errors and logs.
-struct TokenScrubber: Sendable {
-    private let secrets: [String]
-
-    init(_ secrets: [String]) {
-        // Longest first, so a token that contains another is removed whole. Fragments shorter
-        // than 8 characters are no token and would garble every message.
-        self.secrets = Array(Set(secrets.filter { $0.count >= 8 })).sorted { $0.count > $1.count }
-    }
-
-    func callAsFunction(_ text: String) -> String {
-        secrets.reduce(text) { $0.replacingOccurrences(of: $1, with: "[REDACTED]") }
-    }
-
-    /// The error itself when none of its texts holds a token, else a ``ScrubbedError``.
-    func scrub(_ error: any Error) -> any Error {
-        let texts = [String(describing: error), String(reflecting: error)]
-        guard secrets.contains(where: { secret in texts.contains { $0.contains(secret) } }) else { return error }
-        return ScrubbedError(description: self(String(describing: error)))
-    }
-
+extension SecretScrubber {
     /// `error` with its message, OAuth text and cause scrubbed.
     func scrub(_ error: TokenError) -> TokenError {
         var scrubbed = error
