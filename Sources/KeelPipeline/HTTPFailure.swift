@@ -1,5 +1,7 @@
 import AsyncHTTPClient
+import Foundation
 import KeelCore
+import NIOCore
 
 /// How Keel handles an HTTP exchange that failed, for every outbound HTTP client it has (alert
 /// channels, the token refresher): the same status or transport error is the same kind of
@@ -64,5 +66,28 @@ public struct OutboundErrorCode: Hashable, Sendable, CustomStringConvertible {
     /// A short, stable name for logs, e.g. `rejected(429)`.
     public var description: String {
         status.map { "\(name)(\($0))" } ?? name
+    }
+}
+
+/// The pieces every outbound HTTP exchange of Keel's shares (alert channels, the token refresher).
+enum OutboundHTTP {
+    /// Whether `text` is an `http` or `https` URL with a host.
+    static func isHTTPURL(_ text: String) -> Bool {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased() else { return false }
+        return (scheme == "http" || scheme == "https") && url.host?.isEmpty == false
+    }
+
+    /// The first `limit` bytes of a response body as text (the rest is not read): an answer is
+    /// only ever quoted in an error or parsed for a few fields.
+    static func text(of body: HTTPClientResponse.Body, limit: Int) async throws -> String {
+        var buffer = ByteBuffer()
+        for try await chunk in body {
+            var chunk = chunk
+            let room = limit - buffer.readableBytes
+            if room <= 0 { break }
+            if chunk.readableBytes > room { chunk = chunk.getSlice(at: chunk.readerIndex, length: room) ?? chunk }
+            buffer.writeBuffer(&chunk)
+        }
+        return String(decoding: buffer.readableBytesView, as: UTF8.self)
     }
 }

@@ -38,9 +38,7 @@ struct HTTPDelivery: Sendable {
 
     /// Posts `body` to `url` and returns the answer, whatever its status.
     func post(url: String, json body: String, headers extra: [(String, String)] = []) async throws -> HTTPAnswer {
-        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
-            scheme == "http" || scheme == "https", parsed.host?.isEmpty == false
-        else {
+        guard OutboundHTTP.isHTTPURL(url) else {
             throw AlertError(
                 code: .misconfigured,
                 message: "\(channel): the endpoint \(endpoint) is not an http(s) URL with a host; check the channel's URL in keel.yml",
@@ -56,20 +54,13 @@ struct HTTPDelivery: Sendable {
 
         do {
             let response = try await client.execute(request, timeout: TimeAmount(timeout))
-            var buffer = ByteBuffer()
-            for try await chunk in response.body {
-                var chunk = chunk
-                let room = Self.answerLimit - buffer.readableBytes
-                if room <= 0 { break }
-                if chunk.readableBytes > room { chunk = chunk.getSlice(at: chunk.readerIndex, length: room) ?? chunk }
-                buffer.writeBuffer(&chunk)
-            }
+            let text = try await OutboundHTTP.text(of: response.body, limit: Self.answerLimit)
             let retryAfter = response.headers.first(name: "Retry-After")
                 .flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
                 .map { Duration.seconds(max(0, $0)) }
             return HTTPAnswer(
                 status: Int(response.status.code),
-                body: String(decoding: buffer.readableBytesView, as: UTF8.self),
+                body: text,
                 retryAfterHeader: retryAfter
             )
         } catch let error as AlertError {

@@ -108,9 +108,7 @@ public struct HTTPTokenRefresher: TokenRefresher {
     }
 
     private func exchange(_ refreshToken: String, scrubber: SecretScrubber) async throws -> RefreshedToken {
-        guard let url = URL(string: configuration.tokenURL), let scheme = url.scheme?.lowercased(),
-            scheme == "https" || scheme == "http", url.host?.isEmpty == false
-        else {
+        guard OutboundHTTP.isHTTPURL(configuration.tokenURL) else {
             throw TokenError(
                 code: .misconfigured,
                 message: "the token URL \(endpoint) is not an http(s) URL with a host; check the token broker's token URL",
@@ -143,15 +141,7 @@ public struct HTTPTokenRefresher: TokenRefresher {
             let response = try await client.execute(request, timeout: TimeAmount(configuration.timeout))
             status = Int(response.status.code)
             retryAfterHeader = response.headers.first(name: "Retry-After")
-            var buffer = ByteBuffer()
-            for try await chunk in response.body {
-                var chunk = chunk
-                let room = Self.answerLimit - buffer.readableBytes
-                if room <= 0 { break }
-                if chunk.readableBytes > room { chunk = chunk.getSlice(at: chunk.readerIndex, length: room) ?? chunk }
-                buffer.writeBuffer(&chunk)
-            }
-            body = String(decoding: buffer.readableBytesView, as: UTF8.self)
+            body = try await OutboundHTTP.text(of: response.body, limit: Self.answerLimit)
         } catch let error as CancellationError {
             throw error
         } catch {
