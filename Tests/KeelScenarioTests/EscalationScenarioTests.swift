@@ -45,7 +45,7 @@ import Glibc
 
             let server = try KeelServerProcess(config: project.repo + "/keel.yml", in: project.repo, log: project.tmp.path("run.log"))
             let store = try SQLiteStore(path: project.repo + "/.keel/keel.sqlite")
-            let alerted = try await eventually(seconds: 120) { hook.requests.contains { $0.text.contains("needs_human") } }
+            let alerted = await eventually(seconds: 120) { hook.requests.contains { $0.text.contains("needs_human") } }
             #expect(alerted, "no alert; keel run said:\n\(server.log)")
             let alert = hook.requests.first { $0.text.contains("needs_human") }?.text ?? ""
             #expect(alert.contains("Invalid API key") && alert.contains("https://keel.example.com/items/1") && alert.contains("keel reimplement 1"), "\(alert)")

@@ -73,9 +73,9 @@ public final class LoopbackHTTPServer: Sendable {
     public var url: String { "http://127.0.0.1:\(port)" }
 
     private let state: State
-    private let listener: any Channel
+    private let listener: LoopbackListener
 
-    private init(port: Int, state: State, listener: any Channel) {
+    private init(port: Int, state: State, listener: LoopbackListener) {
         self.port = port
         self.state = state
         self.listener = listener
@@ -90,25 +90,8 @@ public final class LoopbackHTTPServer: Sendable {
         _ body: (LoopbackHTTPServer) async throws -> Result
     ) async throws -> Result {
         let state = State(fallback: fallback)
-        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                state.opened(channel)
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(HTTPConnectionHandler(state: state))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0)
-            .get()
-        let server = LoopbackHTTPServer(port: listener.localAddress?.port ?? 0, state: state, listener: listener)
-        do {
-            let result = try await body(server)
-            await server.stop()
-            return result
-        } catch {
-            await server.stop()
-            throw error
-        }
+        let listener = try await LoopbackListener.bind { HTTPConnectionHandler(state: state) }
+        return try await listener.serving(LoopbackHTTPServer(port: listener.port, state: state, listener: listener), body)
     }
 
     /// Queues answers, played in order before the fallback.
@@ -126,13 +109,6 @@ public final class LoopbackHTTPServer: Sendable {
         state.locked { $0.requests }
     }
 
-    private func stop() async {
-        try? await listener.close()
-        for channel in state.locked({ $0.connections }) {
-            try? await channel.close()
-        }
-    }
-
     /// What the server and its connections share; guarded because connections run on several
     /// event loops while the test reads it.
     final class State: Sendable {
@@ -141,7 +117,6 @@ public final class LoopbackHTTPServer: Sendable {
             var fallback: Response
             var responder: (@Sendable (Request) -> Response)?
             var requests: [Request] = []
-            var connections: [any Channel] = []
         }
         private let inner: Mutex<Inner>
 
@@ -151,10 +126,6 @@ public final class LoopbackHTTPServer: Sendable {
 
         func locked<T>(_ body: (inout Inner) -> T) -> T {
             inner.withLock { body(&$0) }
-        }
-
-        func opened(_ channel: any Channel) {
-            locked { $0.connections.append(channel) }
         }
 
         /// Records the request and picks its answer.

@@ -110,9 +110,9 @@ public final class LoopbackSMTPServer: Sendable {
     /// The port the server listens on (chosen by the system).
     public let port: Int
     private let state: State
-    private let listener: any Channel
+    private let listener: LoopbackListener
 
-    private init(port: Int, state: State, listener: any Channel) {
+    private init(port: Int, state: State, listener: LoopbackListener) {
         self.port = port
         self.state = state
         self.listener = listener
@@ -125,25 +125,8 @@ public final class LoopbackSMTPServer: Sendable {
         _ body: (LoopbackSMTPServer) async throws -> Result
     ) async throws -> Result {
         let state = State(configuration: configuration)
-        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                state.opened(channel)
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(SMTPSessionHandler(state: state))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0)
-            .get()
-        let server = LoopbackSMTPServer(port: listener.localAddress?.port ?? 0, state: state, listener: listener)
-        do {
-            let result = try await body(server)
-            await server.stop()
-            return result
-        } catch {
-            await server.stop()
-            throw error
-        }
+        let listener = try await LoopbackListener.bind { SMTPSessionHandler(state: state) }
+        return try await listener.serving(LoopbackSMTPServer(port: listener.port, state: state, listener: listener), body)
     }
 
     /// Every message accepted so far, in order.
@@ -153,13 +136,6 @@ public final class LoopbackSMTPServer: Sendable {
     /// What clients did against RFC 5321: bare LFs, over-long lines.
     public var violations: [String] { state.locked { $0.violations } }
 
-    private func stop() async {
-        try? await listener.close()
-        for channel in state.locked({ $0.connections }) {
-            try? await channel.close()
-        }
-    }
-
     /// What the server and its connections share; guarded because connections run on several
     /// event loops while the test reads it.
     final class State: Sendable {
@@ -167,7 +143,6 @@ public final class LoopbackSMTPServer: Sendable {
             var messages: [Message] = []
             var commands: [String] = []
             var violations: [String] = []
-            var connections: [any Channel] = []
         }
         let configuration: Configuration
         private let inner = Mutex(Inner())
@@ -178,10 +153,6 @@ public final class LoopbackSMTPServer: Sendable {
 
         func locked<T>(_ body: (inout Inner) -> T) -> T {
             inner.withLock { body(&$0) }
-        }
-
-        func opened(_ channel: any Channel) {
-            locked { $0.connections.append(channel) }
         }
     }
 }
