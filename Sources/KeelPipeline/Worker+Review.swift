@@ -92,20 +92,15 @@ extension Worker {
     func reviewerFailed(_ item: WorkItem, _ lease: Lease, _ failure: AgentRunFailure) async throws -> (WorkItem, Lease) {
         let signature = "reviewer_failed:" + failure.signature
         let note = NewHistoryEntry(stage: "review", kind: "failure", signature: signature, summary: failure.summary, detail: failure.detail)
-        let history = try await store.history(of: item.id)
-        let sinceRetry = HistoryEntry.sinceLastHumanDecision(history)
-        let tries = sinceRetry.filter { $0.signature == signature }.count + 1
-        if failure.errorClass == .permanent || tries >= config.scheduler.breakerThreshold {
-            let why = failure.errorClass == .permanent ? "permanent failure of the reviewer" : "the reviewer failed \(tries) times"
-            return try await move(lease, .escalated, "\(why): \(failure.summary)", ItemChanges(history: [note]))
+        if failure.errorClass == .permanent {
+            return try await move(lease, .escalated, "permanent failure of the reviewer: \(failure.summary)", ItemChanges(history: [note]))
         }
-        let now = env.clock.now()
         let b = config.scheduler.backoff
-        let delay = failure.retryAfter.map(Double.init)
-            ?? Backoff(initialSeconds: Double(b.initialSeconds), maxSeconds: Double(b.maxSeconds), jitter: b.jitter).delay(forFailure: tries, random: env.random())
-        try await store.deferItem(lease, until: now.addingTimeInterval(delay), note: note, now: now)
-        warn(item.id, "#\(item.id) reviewer failed (\(failure.summary)); review try \(tries + 1) in \(String(format: "%.0f", delay)) s")
-        throw StageDeferred()
+        return try await retryInStage(
+            item, lease, note: note, maxTries: config.scheduler.breakerThreshold - 1,
+            backoff: Backoff(initialSeconds: Double(b.initialSeconds), maxSeconds: Double(b.maxSeconds), jitter: b.jitter),
+            retryAfter: failure.retryAfter, exhausted: { tries in "the reviewer failed \(tries) times: \(failure.summary)" },
+            waiting: { tries, delay in "#\(item.id) reviewer failed (\(failure.summary)); review try \(tries + 1) in \(String(format: "%.0f", delay)) s" })
     }
 
     static func reviewPrompt(item: WorkItem, project: String, base: String, task: String, diffPath: String) -> String {

@@ -354,26 +354,36 @@ struct Worker: Sendable {
     func mergeRefused(_ item: WorkItem, _ lease: Lease, message: String) async throws -> (WorkItem, Lease) {
         let now = env.clock.now()
         let verdict = env.classifier.classify(message, now: now)
-        let signature = "merge_refused:\(verdict.rule)"
+        let note = NewHistoryEntry(stage: "merge", kind: "failure", signature: "merge_refused:\(verdict.rule)", summary: message)
         guard verdict.class == .transient || verdict.class == .wait else {
-            return try await move(
-                lease, .escalated, "the forge refused the merge (\(verdict.rule)): \(message)",
-                ItemChanges(history: [NewHistoryEntry(stage: "merge", kind: "failure", signature: signature, summary: message)]))
+            return try await move(lease, .escalated, "the forge refused the merge (\(verdict.rule)): \(message)", ItemChanges(history: [note]))
         }
+        return try await retryInStage(
+            item, lease, note: note, maxTries: Self.mergeRetries, backoff: Backoff(initialSeconds: 5, maxSeconds: 60, jitter: 0.5),
+            retryAfter: verdict.retryAfterSeconds,
+            exhausted: { _ in "the forge still refuses the merge after \(Self.mergeRetries) tries (\(verdict.rule)): \(message)" },
+            waiting: { tries, delay in
+                "#\(item.id) merge refused (\(verdict.rule): \(message.split(separator: "\n").last ?? "")); try \(tries) of \(Self.mergeRetries) in \(String(format: "%.0f", delay)) s"
+            })
+    }
+
+    /// Tries the current stage again later without leaving it (the item waits in its state, with
+    /// `note` in its history), for failures of the stage's peer rather than of the change: a
+    /// merge the forge refused for a passing reason, a reviewer run that failed. After `maxTries`
+    /// tries with `note`'s signature since a person's last decision the item goes to a person.
+    func retryInStage(
+        _ item: WorkItem, _ lease: Lease, note: NewHistoryEntry, maxTries: Int, backoff: Backoff, retryAfter: Int?,
+        exhausted: (Int) -> String, waiting: (Int, Double) -> String
+    ) async throws -> (WorkItem, Lease) {
         let history = try await store.history(of: item.id)
-        let sinceRetry = HistoryEntry.sinceLastHumanDecision(history)
-        let tries = sinceRetry.filter { $0.signature == signature }.count + 1
-        guard tries <= Self.mergeRetries else {
-            return try await move(
-                lease, .escalated, "the forge still refuses the merge after \(Self.mergeRetries) tries (\(verdict.rule)): \(message)",
-                ItemChanges(history: [NewHistoryEntry(stage: "merge", kind: "failure", signature: signature, summary: message)]))
+        let tries = HistoryEntry.sinceLastHumanDecision(history).filter { $0.signature == note.signature }.count + 1
+        guard tries <= maxTries else {
+            return try await move(lease, .escalated, exhausted(tries), ItemChanges(history: [note]))
         }
-        let delay = verdict.retryAfterSeconds.map(Double.init)
-            ?? Backoff(initialSeconds: 5, maxSeconds: 60, jitter: 0.5).delay(forFailure: tries, random: env.random())
-        try await store.deferItem(
-            lease, until: now.addingTimeInterval(delay),
-            note: NewHistoryEntry(stage: "merge", kind: "failure", signature: signature, summary: message), now: now)
-        warn(item.id, "#\(item.id) merge refused (\(verdict.rule): \(message.split(separator: "\n").last ?? "")); try \(tries) of \(Self.mergeRetries) in \(String(format: "%.0f", delay)) s")
+        let now = env.clock.now()
+        let delay = retryAfter.map(Double.init) ?? backoff.delay(forFailure: tries, random: env.random())
+        try await store.deferItem(lease, until: now.addingTimeInterval(delay), note: note, now: now)
+        warn(item.id, waiting(tries, delay))
         throw StageDeferred()
     }
 
