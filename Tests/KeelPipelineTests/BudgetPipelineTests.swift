@@ -34,7 +34,11 @@ extension PipelineTests {
         let tenant = try await rig.store.costReport(by: .tenant, since: nil)
         #expect(tenant.first?.costMicros == 5_000_000, "no overshoot: exactly the ceiling")
         #expect(tenant.first?.runs == 5)
-        #expect(stopped.filter { $0.attempt == 0 }.count >= 7, "never dequeued: no agent ran for them")
+        // A claim whose lease lapsed under load can be stopped by the run's own reservation check
+        // after its attempt began: what counts is that no agent ran for at least seven of them.
+        var neverRan = 0
+        for item in stopped where try await rig.store.agentRuns(of: item.id).isEmpty { neverRan += 1 }
+        #expect(neverRan >= 7, "no agent ran for them")
         for item in stopped {
             let reason = try #require(try await rig.store.transitions(of: item.id).last?.reason)
             #expect(reason.contains("the tenant budget of default would be crossed") && reason.contains("ceiling $5.00"), "\(reason)")
