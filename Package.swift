@@ -127,13 +127,13 @@ var package = Package(
         ),
         .testTarget(
             name: "KeelGitTests",
-            dependencies: ["KeelCore", "KeelGit", "KeelAgents", "KeelTestSupport"],
+            dependencies: ["keel", "KeelCore", "KeelGit", "KeelAgents", "KeelTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "KeelPipelineTests",
             dependencies: [
-                "KeelCore", "KeelStore", "KeelPipeline", "KeelAgents", "KeelForge", "KeelGit", "KeelTestSupport",
+                "keel", "KeelCore", "KeelStore", "KeelPipeline", "KeelAgents", "KeelForge", "KeelGit", "KeelTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),

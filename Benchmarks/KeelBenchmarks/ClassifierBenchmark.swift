@@ -3,7 +3,7 @@ import Foundation
 import KeelCore
 
 /// Classifier throughput: messages classified per second, one message per scaled iteration,
-/// cycling through the labelled sample (`shared/fixtures/errors-public.tsv` beside the repository)
+/// cycling through the labelled sample (`Tests/Fixtures/errors-public.tsv`)
 /// and a few structured and long agent outputs, so both the signal path and the text table run.
 func registerClassifierBenchmark() {
     let messages = ClassifierSample.messages()
@@ -35,7 +35,7 @@ enum ClassifierSample {
             String(repeating: "compiling module 42 of 97: ok\n", count: 200) + "error: something odd happened",
         ]
         let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("shared/fixtures/errors-public.tsv")
+            .appendingPathComponent("Tests/Fixtures/errors-public.tsv")
         if let text = try? String(contentsOf: fixture, encoding: .utf8) {
             for line in text.split(separator: "\n").dropFirst() {
                 let columns = line.split(separator: "\t", omittingEmptySubsequences: false)

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import Crypto
 
 /// Path → SHA-256 of the files a run changed, taken from the clone after the run: what is

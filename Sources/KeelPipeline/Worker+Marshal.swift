@@ -116,7 +116,7 @@ extension Worker {
         let paths = WorkspacePaths(root: config.workspaces, itemID: item.id)
         let base = env.forge.baseBranch
         let invocation = try AgentInvocation(agent: resolver, sampleAgentCommand: env.sampleAgentCommand, baseDirectory: env.configDirectory)
-        let brief = try await writeBrief(item, paths)
+        _ = try await writeBrief(item, paths)
         let prompt = """
             Merging \(base) into \(branch) (issue #\(item.id): \(item.title)) conflicts in: \(files.joined(separator: ", ")).
             The merge is in progress in the current directory. Resolve every conflict so that both the issue's change and \

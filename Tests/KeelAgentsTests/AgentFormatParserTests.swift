@@ -3,10 +3,10 @@ import KeelAgents
 import KeelCore
 import Testing
 
-/// The shared fixtures beside the repository root (see ClaudeStreamParserTests).
+/// The recorded agent output in Tests/Fixtures/agents (see ClaudeStreamParserTests).
 private func agentFixture(_ name: String) throws -> String {
     let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../../shared/fixtures/agents/\(name)").standardizedFileURL
+        .appendingPathComponent("../Fixtures/agents/\(name)").standardizedFileURL
     return try String(contentsOf: url, encoding: .utf8)
 }
 

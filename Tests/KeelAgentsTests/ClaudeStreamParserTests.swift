@@ -2,12 +2,12 @@ import Foundation
 import KeelAgents
 import Testing
 
-/// /work/main/Tests/KeelAgentsTests/<file> → /work/shared/fixtures/agents/<name>: the shared
-/// fixtures sit beside the repository root.
+/// Tests/KeelAgentsTests/<file> → Tests/Fixtures/agents/<name>: recorded agent output kept in the
+/// repository (see Tests/Fixtures/README.md).
 private func fixture(_ name: String) throws -> String {
     let url = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent()
-        .appendingPathComponent("../../../shared/fixtures/agents/\(name)")
+        .appendingPathComponent("../Fixtures/agents/\(name)")
         .standardizedFileURL
     return try String(contentsOf: url, encoding: .utf8)
 }

@@ -338,10 +338,10 @@ import Testing
         var source: String
     }
 
-    /// `../shared/fixtures/errors-public.tsv` beside the repository: label, source_kind, message, source.
+    /// `Tests/Fixtures/errors-public.tsv`: label, source_kind, message, source.
     static func publicSample() throws -> [SampleRow] {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let url = root.deletingLastPathComponent().appendingPathComponent("shared/fixtures/errors-public.tsv")
+        let tests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        let url = tests.appendingPathComponent("Fixtures/errors-public.tsv")
         let text = try String(contentsOf: url, encoding: .utf8)
         return text.split(separator: "\n").dropFirst().compactMap { line in
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)

@@ -3,38 +3,7 @@ import KeelLedger
 import KeelTestSupport
 import Testing
 
-/// Runs the reference implementation, `aiss-standard` (Python), as a real subprocess.
-enum ReferenceAiss {
-    /// The interpreter: `KEEL_PYTHON` or `python3` on the PATH.
-    static let python = ProcessInfo.processInfo.environment["KEEL_PYTHON"] ?? "python3"
-
-    /// Whether `python3 -c "import aiss"` succeeds.
-    static let isInstalled: Bool = (try? run("import aiss").status) == 0
-
-    /// Runs `script` with `arguments` (sys.argv[1...]); returns the exit status and stderr.
-    @discardableResult
-    static func run(_ script: String, _ arguments: [String] = []) throws -> (status: Int32, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, "-c", script] + arguments
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stderr, as: UTF8.self))
-    }
-
-    /// Runs `script` (off the cooperative pool), failing the test with its stderr if it exits non-zero.
-    static func mustRun(_ script: String, _ arguments: [String]) async throws {
-        let (status, stderr) = try await offPool { try run(script, arguments) }
-        guard status == 0 else { throw FixtureError("python exited \(status):\n\(stderr)") }
-    }
-}
-
-@Suite(.enabled(if: ReferenceAiss.isInstalled, "python3 with aiss-standard is not installed (pip install aiss-standard); CI installs it"))
+@Suite(.enabled(if: ReferenceAiss.isAvailable, Comment(rawValue: ReferenceAiss.skipMessage)))
 struct AissInteropTests {
     // MARK: Keel → aiss
 

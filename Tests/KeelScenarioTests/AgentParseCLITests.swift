@@ -3,11 +3,11 @@ import KeelAgents
 import KeelTestSupport
 import Testing
 
-/// `keel agent parse` on the shared fixtures, as a person wiring up an agent runs it.
+/// `keel agent parse` on the recorded fixtures, as a person wiring up an agent runs it.
 @Suite struct AgentParseCLITests {
     static func fixture(_ name: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../../shared/fixtures/agents/\(name)").standardizedFileURL.path
+            .appendingPathComponent("../Fixtures/agents/\(name)").standardizedFileURL.path
     }
 
     struct Normalized: Decodable, Equatable {

@@ -211,7 +211,6 @@ private struct ConfigReader {
     }
 
     private func agent(_ top: ConfigMapping) throws(ConfigError) -> KeelConfig.Agent {
-        let kinds = KeelConfig.AgentKind.allCases.map(\.rawValue).joined(separator: ", ")
         let section = try top.required("agent", "the coding agent to run, e.g. agent: {kind: claude-code}")
             .mapping(allowed: Self.agentKeys + ["token_broker"])
         var agent = try agentSettings(section)
