@@ -44,6 +44,23 @@ import Testing
         #expect(got == Classification(class: .transient, rule: "socket-closed"))
     }
 
+    @Test func aDisabledBuiltinRuleFallsThroughToTheNextRuleOrThePolicy() {
+        let socket = "API Error: The socket connection was closed unexpectedly."
+        // Without the rule, nothing else matches: the policy for unmatched text decides.
+        let keelPolicy = ErrorClassifier(timeZone: Self.paris, disabling: ["socket-closed"], unmatched: .transient)
+        #expect(keelPolicy.classify(socket, now: Self.now) == Classification(class: .transient, rule: ErrorClassifier.defaultRule))
+        let gatewayPolicy = ErrorClassifier(timeZone: Self.paris, disabling: ["socket-closed"], unmatched: .permanent)
+        #expect(gatewayPolicy.classify(socket, now: Self.now) == Classification(class: .permanent, rule: "default-permanent"))
+        // A text another rule also covers is decided by that rule.
+        #expect(gatewayPolicy.classify("API Error: fetch failed", now: Self.now) == Classification(class: .transient, rule: "connection-failed"))
+        // Status rules and error types can be disabled too.
+        let noStatus = ErrorClassifier(timeZone: Self.paris, disabling: ["http-403", "overloaded"], unmatched: .permanent)
+        #expect(noStatus.classify(signal: .http(status: 403, errorType: nil, retryAfter: nil), now: Self.now).rule == "default-permanent")
+        #expect(noStatus.classify(signal: .http(status: 529, errorType: "overloaded_error", retryAfter: nil), now: Self.now).rule == "http-5xx")
+        // The ordinary classifier is untouched by all of this.
+        #expect(classify(socket) == Classification(class: .transient, rule: "socket-closed"))
+    }
+
     @Test func singularPendingCheckIsRetriedAtMerge() {
         let got = classify("Repository rules blocked merge: 405\nRequired status check \"check-branch-name\" is expected.")
         #expect(got == Classification(class: .transient, rule: "merge-pending-check"))

@@ -258,15 +258,24 @@ final class RefusingMergeForge: Forge {
         #expect(run.deferrals.first?.state == .queued)
     }
 
-    @Test func withTheOldRegexTheClosedSocketGoesToAPerson() async throws {
-        // The rule switched off: the old regex, which had no pattern for a closed socket, stands
-        // as a user rule that calls the text permanent.
-        let old = try Rule(name: "old-regex", class: .permanent, substring: "socket connection was closed")
-        let run = try await replayIncident2(classifier: ErrorClassifier(extraRules: [old]))
+    @Test func withoutTheClosedSocketRuleUnderTheGatewaysPolicyTheItemGoesToAPerson() async throws {
+        // Keel's rule removed, under the field report's policy: only a listed pattern was retried,
+        // anything else was permanent. That is the incident: a person re-dispatches by hand.
+        let old = ErrorClassifier(disabling: ["socket-closed"], unmatched: .permanent)
+        let run = try await replayIncident2(classifier: old)
         #expect(run.final.state == .needsHuman, "\(run.log)")
         #expect(run.final.attempt == 1, "no retry")
-        #expect(run.history.map(\.signature) == ["agent_exit:1:old-regex"])
+        #expect(run.history.map(\.signature) == ["agent_exit:1:default-permanent"])
         #expect(run.transitions.last?.reason.contains("permanent failure in develop") == true)
+    }
+
+    @Test func withoutTheClosedSocketRuleKeelsTransientDefaultStillRetries() async throws {
+        // The second layer: with the rule removed but Keel's own policy (unmatched is transient),
+        // the closed socket is retried and the item merges; the failure names the default.
+        let run = try await replayIncident2(classifier: ErrorClassifier(disabling: ["socket-closed"], unmatched: .transient))
+        #expect(run.final.state == .merged, "\(run.log)")
+        #expect(run.final.attempt == 2)
+        #expect(run.history.map(\.signature) == ["agent_exit:1:default-transient"])
     }
 
     // MARK: - Incident 4: the singular "is expected" at merge time
@@ -301,17 +310,14 @@ final class RefusingMergeForge: Forge {
         #expect(run.final.attempt == 1, "never sent back to develop")
     }
 
-    @Test func withThePluralOnlyDetectorTheSingularGoesToAPerson() async throws {
-        // The rule switched off: the old detector knew only "are expected"; anything else about a
-        // required status check was a hard failure.
-        let old = ErrorClassifier(extraRules: [
-            try Rule(name: "old-pending-plural", class: .transient, substring: "are expected"),
-            try Rule(name: "old-required-check", class: .permanent, substring: "Required status check"),
-        ])
+    @Test func withoutThePendingCheckRuleUnderTheOldDetectorsPolicyTheSingularGoesToAPerson() async throws {
+        // Keel's rule removed, under the field report's policy: a merge refusal that was not a
+        // known pending state was a hard failure. That is the incident.
+        let old = ErrorClassifier(disabling: ["merge-pending-check"], unmatched: .permanent)
         let (run, mergeCalls) = try await replayIncident4(refusals: [Self.singularPending], classifier: old)
         #expect(run.final.state == .needsHuman, "\(run.log)")
         #expect(mergeCalls == 1, "not retried")
-        #expect(run.history.map(\.signature) == ["merge_refused:old-required-check"])
+        #expect(run.history.map(\.signature) == ["merge_refused:default-permanent"])
     }
 
     @Test func reviewRequiredAtMergeGoesToAPersonWithTheMessage() async throws {

@@ -36,6 +36,13 @@ public struct ErrorClassifier: Sendable {
     public let extraRules: [Rule]
     /// The time zone that wall-clock reset times (`try again at 12:16 PM`) are read in.
     public let timeZone: TimeZone
+    /// Built-in rules (by name) this classifier does not try. Only incident replays use it: a
+    /// replay runs once with Keel's rule and once without it, to show what the rule prevents.
+    public let disabledBuiltinRules: Set<String>
+    /// The class given when nothing matched. Keel's is ``ErrorClass/transient``; an incident
+    /// replay sets ``ErrorClass/permanent`` to run under the policy a field report had (only a
+    /// listed pattern was retried).
+    public let unmatchedClass: ErrorClass
 
     /// The built-in rules, in the order they are tried.
     public static var builtinRules: [Rule] { BuiltinRules.table.rules }
@@ -43,10 +50,26 @@ public struct ErrorClassifier: Sendable {
     /// Every rule, in the order they are tried: `extraRules`, then ``builtinRules``.
     public var rules: [Rule] { extraRules + BuiltinRules.table.rules }
 
+    /// The rule reported when nothing matched: ``defaultRule``, or `default-<class>` under another policy.
+    var unmatchedRule: String { unmatchedClass == .transient ? Self.defaultRule : "default-\(unmatchedClass.rawValue)" }
+
     /// Creates a classifier; `extraRules` take precedence over every built-in rule and signal.
     public init(extraRules: [Rule] = [], timeZone: TimeZone = .current) {
+        self.init(extraRules: extraRules, timeZone: timeZone, disabling: [], unmatched: .transient)
+    }
+
+    /// Creates a classifier without some of Keel's built-in rules, or with another answer when
+    /// nothing matches: the seam incident replays run without Keel's protection through.
+    ///
+    /// ```swift
+    /// // The field report's gateway: no closed-socket pattern, and anything unlisted is permanent.
+    /// let old = ErrorClassifier(disabling: ["socket-closed"], unmatched: .permanent)
+    /// ```
+    public init(extraRules: [Rule] = [], timeZone: TimeZone = .current, disabling: Set<String>, unmatched: ErrorClass) {
         self.extraRules = extraRules
         self.timeZone = timeZone
+        self.disabledBuiltinRules = disabling
+        self.unmatchedClass = unmatched
     }
 
     // MARK: Text
@@ -77,7 +100,7 @@ public struct ErrorClassifier: Sendable {
         if let decided = matchUserRules(text, scanned: scanned) {
             return decided
         }
-        return matchBuiltin(scanned, now: now) ?? Classification(class: .transient, rule: Self.defaultRule)
+        return matchBuiltin(scanned, now: now) ?? Classification(class: unmatchedClass, rule: unmatchedRule)
     }
 
     // MARK: Signals
@@ -166,13 +189,15 @@ public struct ErrorClassifier: Sendable {
         if let message = failure.message {
             decided = matchBuiltin(BuiltinRules.table.scanner.scan(message), now: now)
         }
-        if decided == nil, let type = failure.errorType?.lowercased(), let known = BuiltinRules.errorTypes[type] {
+        if decided == nil, let type = failure.errorType?.lowercased(), let known = BuiltinRules.errorTypes[type],
+            !disabledBuiltinRules.contains(known.rule)
+        {
             decided = Classification(class: known.class, rule: known.rule)
         }
         if decided == nil, let status = failure.status {
-            decided = BuiltinRules.table.statusRule(status)
+            decided = statusRule(status)
         }
-        let result = decided ?? Classification(class: .transient, rule: failure.fallbackRule)
+        let result = decided ?? Classification(class: unmatchedClass, rule: unmatchedClass == .transient ? failure.fallbackRule : unmatchedRule)
         if result.class == .transient, let reset = failure.reset {
             return rateLimit(reset, now: now)
         }
@@ -221,6 +246,10 @@ public struct ErrorClassifier: Sendable {
         var from = 0
         while let index = table.firstCandidate(in: text, from: from) {
             let rule = table.rules[index]
+            if disabledBuiltinRules.contains(rule.name) {
+                from = index + 1
+                continue
+            }
             guard let reader = table.resets[index] else {
                 return Classification(class: rule.class, rule: rule.name)
             }
@@ -230,11 +259,17 @@ public struct ErrorClassifier: Sendable {
             from = index + 1
         }
         for status in StatusScanner.statuses(in: text.folded) {
-            if let decided = table.statusRule(status) {
+            if let decided = statusRule(status) {
                 return decided
             }
         }
         return nil
+    }
+
+    /// The built-in rule for an HTTP status, unless it is disabled.
+    private func statusRule(_ status: Int) -> Classification? {
+        guard let decided = BuiltinRules.table.statusRule(status), !disabledBuiltinRules.contains(decided.rule) else { return nil }
+        return decided
     }
 
     /// `nil` when the rule does not fire; `.some(nil)` when it fires without a readable time.
