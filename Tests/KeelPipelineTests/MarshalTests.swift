@@ -15,7 +15,7 @@ extension PipelineTests {
         cat > /dev/null
         printf 'item %s\\n' "$KEEL_ITEM_ID" > shared.txt
         if [ "$KEEL_ATTEMPT" = 1 ]; then
-          other=$(mktemp -d)
+          other="$(dirname "$0")/colleague-$KEEL_ITEM_ID-$$"
           git clone -q "$ORIGIN" "$other/c" && cd "$other/c" && printf '\(content)\\n' > \(file) \\
             && git add \(file) && git -c user.name=c -c user.email=c@x commit -qm colleague && git push -q origin HEAD:main
         fi

@@ -47,7 +47,7 @@ import Testing
               timeouts: {inactivity_seconds: 30, wall_clock_seconds: 120}
             scheduler:
               workers: \(workers)
-              lease_seconds: 3
+              lease_seconds: 30
               poll_milliseconds: 50
               breaker_threshold: 3
               backoff: {initial_seconds: 1, max_seconds: 1, jitter: 0}
@@ -110,7 +110,7 @@ import Testing
         let agent = """
             printf 'item %s\\n' "$KEEL_ITEM_ID" > shared.txt
             if [ "$KEEL_ATTEMPT" = 1 ]; then
-              other=$(mktemp -d)
+              other="$(dirname "$0")/colleague-$KEEL_ITEM_ID-$$"
               git clone -q "$ORIGIN" "$other/c" && cd "$other/c" && printf 'item from a colleague\\n' > shared.txt \
                 && git add shared.txt && git -c user.name=c -c user.email=c@x commit -qm colleague && git push -q origin HEAD:main
             fi

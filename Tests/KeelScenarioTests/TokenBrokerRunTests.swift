@@ -35,7 +35,7 @@ import Glibc
                 #!/bin/sh
                 cat > /dev/null
                 echo "agent token: $KEEL_ACCESS_TOKEN"
-                cat ../../../../.credentials.json 2>/dev/null || cat "$HOME/.claude/.credentials.json" 2>/dev/null || true
+                cat '\(credentials)' 2>/dev/null || true
                 [ "$KEEL_ACCESS_TOKEN" = '\(Self.fresh)' ] || { echo 'API Error: 401 {"type":"error","error":{"type":"authentication_error","message":"OAuth token has expired."}}' >&2; exit 1; }
                 printf 'hello from item %s\\n' "$KEEL_ITEM_ID" > "greeting-$KEEL_ITEM_ID.txt"
 
