@@ -254,9 +254,6 @@ private let telegramOK = #"{"ok":true,"result":{"message_id":42,"date":179000000
             let header = try #require(signed.header("X-Keel-Signature"))
             let mac = HMAC<SHA256>.authenticationCode(for: signed.body, using: SymmetricKey(data: Data(secret.utf8)))
             #expect(header == "sha256=" + mac.map { String(format: "%02x", $0) }.joined())
-            // A receiver with another secret rejects it.
-            let forged = HMAC<SHA256>.authenticationCode(for: signed.body, using: SymmetricKey(data: Data("other".utf8)))
-            #expect(header != "sha256=" + forged.map { String(format: "%02x", $0) }.joined())
 
             let body = try jsonObject(signed.text)
             #expect(body["event"] as? String == "chain_break_detected")
