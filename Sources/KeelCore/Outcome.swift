@@ -31,6 +31,9 @@ public enum Outcome: String, Sendable, Codable, CaseIterable, Hashable {
     case mergeCompleted = "merge_completed"
     /// The branch conflicts with the base: develop again from the new base.
     case mergeConflict = "merge_conflict"
+    /// The base already contains the item's pushed head, merged outside Keel (by a person, by hand
+    /// or in the forge) while the item waited for CI, review or its merge.
+    case mergedOutside = "merged_outside"
     /// A retryable failure (transient, wait): back to the queue after a backoff.
     case retryableFailure = "retryable_failure"
     /// The stage was interrupted (shutdown): back to the queue, no attempt lost.

@@ -15,9 +15,9 @@ public enum StateMachine {
             .blocked: [.queued, .cancelled, .needsHuman, .merged],
             .planning: leaveToPerson.union([.queued, .blocked, .developing, .merged]),
             .developing: leaveToPerson.union([.pushing, .queued]),
-            .pushing: leaveToPerson.union([.awaitingCI, .queued]),
-            .awaitingCI: leaveToPerson.union([.inspecting, .queued]),
-            .inspecting: leaveToPerson.union([.merging, .queued]),
+            .pushing: leaveToPerson.union([.awaitingCI, .queued, .merged]),
+            .awaitingCI: leaveToPerson.union([.inspecting, .queued, .merged]),
+            .inspecting: leaveToPerson.union([.merging, .queued, .merged]),
             .merging: leaveToPerson.union([.merged, .queued]),
             .needsHuman: [.queued, .cancelled],
             .failed: [.queued, .cancelled],
@@ -50,6 +50,7 @@ public enum StateMachine {
             case (.inspecting, .inspectionFailed): .queued
             case (.merging, .mergeCompleted): .merged
             case (.merging, .mergeConflict): .queued
+            case (.pushing, .mergedOutside), (.awaitingCI, .mergedOutside), (.inspecting, .mergedOutside), (.merging, .mergedOutside): .merged
             case (let s, .retryableFailure) where s.isActive: .queued
             case (let s, .interrupted) where s.isActive: .queued
             case (let s, .permanentFailure) where s.isActive: .failed

@@ -29,6 +29,10 @@ public protocol Forge: Sendable {
     /// The checks the forge's gate definition requires on the base branch (GitHub: branch
     /// protection and rulesets; the local forge: its commands).
     func requiredChecks() async throws -> [String]
+    /// The base's tip when it already contains `headSHA`: the change was merged, by Keel or by a
+    /// person outside it (a merge by hand, a pull request merged in the forge's web page); `nil`
+    /// while it does not, or when the forge no longer has the commit.
+    func baseContains(headSHA: String) async throws -> String?
     /// The branch pull requests merge into, e.g. `main`.
     var baseBranch: String { get }
     /// Where the repository lives: a path or URL git can clone.

@@ -146,6 +146,28 @@ public struct LocalForge: Forge {
         }
     }
 
+    /// Asks the origin itself when it is a local path (a bare repository on this machine: a
+    /// `merge-base` costs milliseconds), and a scratch clone otherwise.
+    public func baseContains(headSHA: String) async throws -> String? {
+        let local = originURL.hasPrefix("file://") ? String(originURL.dropFirst("file://".count)) : originURL
+        var isDirectory: ObjCBool = false
+        if !local.contains("://"), FileManager.default.fileExists(atPath: local, isDirectory: &isDirectory), isDirectory.boolValue {
+            do {
+                guard let tip = try await git.revParse("refs/heads/\(baseBranch)", in: local),
+                    try await git.revParse(headSHA, in: local) != nil
+                else { return nil }
+                return try await git.isAncestor(headSHA, of: tip, in: local) ? tip : nil
+            } catch let error as GitError {
+                throw ForgeError(code: .gitFailed, message: "Could not look for \(headSHA) in \(baseBranch) of \(originURL): \(error.message)", cause: error)
+            }
+        }
+        return try await withScratchClone(purpose: "contains-\(headSHA.prefix(12))", branch: baseBranch, operation: "look for \(headSHA) in \(baseBranch)") { dir in
+            guard try await git.revParse(headSHA, in: dir) != nil else { return nil }
+            let base = try await baseHead("origin/\(baseBranch)", in: dir)
+            return try await git.isAncestor(headSHA, of: base, in: dir) ? base : nil
+        }
+    }
+
     // MARK: - Pieces
 
     /// Clones the origin into a new directory under ``workRoot``, runs `body` in it and removes

@@ -231,6 +231,7 @@ struct Worker: Sendable {
                 item, lease, stage: "ci", outcome: .retryableFailure, signature: "missing_head", errorClass: .transient,
                 summary: "no pushed head recorded; developing again", detail: "", backoff: false)
         }
+        if let merged = try await mergedOutsideKeel(item, lease, stage: "waiting for CI") { return merged }
         let now = env.clock.now()
         let since = try await store.transitions(of: item.id).last { $0.to == .awaitingCI }?.at ?? now
         let stored = try await store.checkRun(itemID: item.id, headSHA: head, kind: "ci")
@@ -286,6 +287,7 @@ struct Worker: Sendable {
                 item, lease, stage: "inspect", outcome: .retryableFailure, signature: "missing_head", errorClass: .transient,
                 summary: "no pushed head recorded; developing again", detail: "", backoff: false)
         }
+        if let merged = try await mergedOutsideKeel(item, lease, stage: "in review") { return merged }
         guard !config.inspect.checks.isEmpty else {
             if let reviewer = config.inspect.reviewer {
                 return try await review(item, lease, reviewer: reviewer, head: head, branch: branch)
@@ -318,6 +320,13 @@ struct Worker: Sendable {
                 summary: "no pushed head recorded; developing again", detail: "", backoff: false)
         }
         let base = env.forge.baseBranch
+        // Already in the base: Keel's own merge that landed before a crash could record it, or a
+        // person's. Either way it is recorded, not merged (or marshalled) again.
+        if let tip = await baseTip(containing: pushedHead, item: item) {
+            let moved = try await move(lease, .mergeCompleted, "\(pushedHead.prefix(7)) is already in \(base) (\(tip.prefix(7))): recorded, not merged again", ItemChanges())
+            WorkspacePaths(root: config.workspaces, itemID: item.id).remove()
+            return moved
+        }
         let head: String
         let note: String?
         switch try await marshal(item, lease, head: pushedHead, branch: branch) {

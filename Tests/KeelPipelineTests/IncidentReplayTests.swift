@@ -48,6 +48,7 @@ final class LateCheckForge: Forge {
         return checks
     }
 
+    func baseContains(headSHA: String) async throws -> String? { try await inner.baseContains(headSHA: headSHA) }
     func requiredChecks() async throws -> [String] { ["test"] }
 }
 

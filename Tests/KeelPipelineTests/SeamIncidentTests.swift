@@ -36,6 +36,7 @@ final class RefusingMergeForge: Forge {
     func observeChecks(branch: String, headSHA: String) async throws -> [ObservedCheck] {
         try await inner.observeChecks(branch: branch, headSHA: headSHA)
     }
+    func baseContains(headSHA: String) async throws -> String? { try await inner.baseContains(headSHA: headSHA) }
     func requiredChecks() async throws -> [String] { try await inner.requiredChecks() }
 
     func merge(branch: String, headSHA: String, title: String) async throws -> MergeResult {
