@@ -114,8 +114,16 @@ struct LedgerVerifyCommand: AsyncParsableCommand {
                 CLI.out("the chain is intact\n")
             }
             for b in verification.found {
-                let validated = known.first { $0.matches(b) && $0.decision == BreakDecision.validate.rawValue }
-                let mark = validated.map { " [validated by \($0.decidedBy ?? "?") as break #\($0.id)]" } ?? ""
+                var mark = ""
+                if let record = known.first(where: { $0.matches(b) }) {
+                    if let decision = record.decision {
+                        mark = decision == BreakDecision.validate.rawValue
+                            ? " [validated by \(record.decidedBy ?? "?") as break #\(record.id)]"
+                            : " [break #\(record.id): \(decision) by \(record.decidedBy ?? "?")]"
+                    } else {
+                        mark = " [break #\(record.id), pending: decide with `keel ledger resolve \(record.id)`]"
+                    }
+                }
                 CLI.out("  seq \(b.seq.map(String.init) ?? "-"): \(b.kind): \(b.message)\(mark)\n")
             }
             if !verification.newBreaks.isEmpty {
