@@ -213,6 +213,19 @@ public struct Git: Sendable {
         return nil
     }
 
+    /// The names of the branches of the repository at `url` under `prefix` (say `keel/item-`),
+    /// sorted. Needs no local clone.
+    public func remoteBranches(url: String, prefix: String) async throws -> [String] {
+        let listing = try await execute(["ls-remote", "--heads", url, "refs/heads/\(prefix)*"], in: nil).requireSuccess(
+            advice: "Check that \(url) is a reachable git repository."
+        ).stdout
+        return listing.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: "\t", maxSplits: 1)
+            guard fields.count == 2, fields[1].hasPrefix("refs/heads/\(prefix)") else { return nil }
+            return String(fields[1].dropFirst("refs/heads/".count))
+        }.sorted()
+    }
+
     /// One entry per commit of `range` (newest first), each formatted with `format`
     /// (`git log --format`; may span lines).
     ///

@@ -10,6 +10,8 @@ public struct PipelineError: Error, Sendable, CustomStringConvertible {
         public static let workspace = Code(name: "workspace")
         /// keel.yml names something the environment does not provide.
         public static let misconfigured = Code(name: "misconfigured")
+        /// The store file is missing where a command needs it, or where the project shows it had one.
+        public static let storeMissing = Code(name: "store_missing")
     }
 
     public var code: Code

@@ -184,6 +184,23 @@ enum Migrations {
             try db.execute(sql: "ALTER TABLE work_items ADD COLUMN epic INTEGER NOT NULL DEFAULT 0 CHECK (epic IN (0, 1))")
             try db.execute(sql: "CREATE INDEX work_items_parent ON work_items(parent_id)")
         }
+        migrator.registerMigration("v8_break_evidence") { db in
+            // A decision covers the bytes it was made on: each break records the event it was found
+            // in, and its fingerprint includes them. The breaks recorded before this migration did
+            // not keep those bytes; the event as it is now is the best record there is (a change
+            // made between the decision and this upgrade cannot be told apart any more), and any
+            // change from now on is a new break.
+            try db.execute(sql: "ALTER TABLE ledger_breaks ADD COLUMN evidence TEXT")
+            let rows = try Row.fetchAll(db, sql: "SELECT id, seq, kind, expected, found FROM ledger_breaks")
+            for row in rows {
+                let seq: Int64? = row["seq"]
+                let evidence = try seq.flatMap { try LedgerAppender.evidence(db, at: $0) }
+                let fingerprint = DetectedBreak.fingerprint(
+                    kind: row["kind"], seq: seq, expected: row["expected"], found: row["found"], evidence: evidence)
+                try db.execute(
+                    sql: "UPDATE ledger_breaks SET evidence = ?, fingerprint = ? WHERE id = ?", arguments: [evidence, fingerprint, row["id"]])
+            }
+        }
         return migrator
     }
 

@@ -3,6 +3,13 @@ import Foundation
 import KeelPipeline
 import KeelStore
 
+/// `--new-store` of `keel run` and `keel submit`.
+enum NewStoreFlag {
+    static let help = ArgumentHelp(
+        "Start a new, empty store although the signing key has signed before or the origin has keel/item-* branches.",
+        discussion: "Without it, a missing database is refused where the project shows it had one: put the database back instead.")
+}
+
 /// Output helpers: one clear line on stderr and a non-zero exit, never a stack trace.
 enum CLI {
     static func out(_ text: String) {
@@ -27,10 +34,11 @@ enum CLI {
         }
     }
 
-    /// Opens the store with its signed ledger (the signing key is created on first use).
-    static func openStore(_ config: KeelConfig) throws -> SQLiteStore {
+    /// Opens the store with its signed ledger (the signing key is created on first use). Only
+    /// `.create` may start a missing store, and not where the project shows it had one.
+    static func openStore(_ config: KeelConfig, _ access: StoreAccess) async throws -> SQLiteStore {
         do {
-            return try SQLiteStore(path: config.store.sqlite, ledger: try LedgerSetup.settings(config))
+            return try await StoreOpening.open(config, access: access)
         } catch {
             err("\(error)")
             throw ExitCode(1)

@@ -29,7 +29,7 @@ struct CostCommand: AsyncParsableCommand {
             }
             start = parsed
         }
-        let store = try CLI.openStore(config)
+        let store = try await CLI.openStore(config, .existing)
         let report = try await CostReport.make(by: by, since: start, store: store)
         CLI.out(json ? try Reports.json(report) + "\n" : report.text)
     }

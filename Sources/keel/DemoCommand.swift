@@ -39,7 +39,7 @@ struct DemoCommand: AsyncParsableCommand {
         CLI.out("Building the sample project in \(target)\n")
         let configPath = try await DemoProject.create(in: target)
         let config = try CLI.loadConfig(path: configPath)
-        let store = try CLI.openStore(config)
+        let store = try await CLI.openStore(config, .create(newStore: false))
         let environment = PipelineEnvironment.standard(
             config: config, configDirectory: target, store: store, sampleAgentCommand: CLI.sampleAgentCommand, events: CLI.printer)
         CLI.out("  origin:   \(config.forge.local.origin) (base \(config.forge.local.base))\n")

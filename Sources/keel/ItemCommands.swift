@@ -14,6 +14,7 @@ struct SubmitCommand: AsyncParsableCommand {
     @Flag(help: "File an epic: the planner agent decomposes it into sub-issues, and it closes when they merge.") var epic = false
     @Option(name: .customLong("budget-usd"), help: "This item's own cost ceiling in USD (overrides budgets.issue_usd).") var budgetUSD: String?
     @Flag(help: "Print the new item as JSON.") var json = false
+    @Flag(name: .customLong("new-store"), help: NewStoreFlag.help) var newStore = false
 
     func run() async throws {
         let config = try CLI.loadConfig(options)
@@ -44,7 +45,7 @@ struct SubmitCommand: AsyncParsableCommand {
             }
             budget = micros
         }
-        let store = try CLI.openStore(config)
+        let store = try await CLI.openStore(config, .create(newStore: newStore))
         do {
             let item = try await store.createItem(
                 NewItem(
@@ -73,7 +74,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try CLI.loadConfig(options)
-        let store = try CLI.openStore(config)
+        let store = try await CLI.openStore(config, .existing)
         if let id {
             guard let detail = try await Reports.detail(id, store: store) else {
                 CLI.err("no item #\(id) in \(config.store.sqlite): `keel status` lists the items")
@@ -97,7 +98,7 @@ struct HumanDecision {
 
     func apply(id: Int64, options: ConfigOption, note: String?) async throws {
         let config = try CLI.loadConfig(options)
-        let store = try CLI.openStore(config)
+        let store = try await CLI.openStore(config, .existing)
         guard let item = try await store.item(id) else {
             CLI.err("no item #\(id) in \(config.store.sqlite): `keel status` lists the items")
             throw ExitCode(1)

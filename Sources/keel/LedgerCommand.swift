@@ -32,7 +32,7 @@ struct LedgerStatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try CLI.loadConfig(options)
-        let store = try CLI.openStore(config)
+        let store = try await CLI.openStore(config, .existing)
         let now = Date()
         // A deadline that passed while nothing ran is stamped now, exactly once.
         _ = try await store.stampTimeouts(now: now)
@@ -97,7 +97,7 @@ struct LedgerVerifyCommand: AsyncParsableCommand {
             return
         }
         let config = try CLI.loadConfig(options)
-        let store = try CLI.openStore(config)
+        let store = try await CLI.openStore(config, .existing)
         let started = ContinuousClock.now
         let verification = try await service(config, store).verifyAll()
         let elapsed = ContinuousClock.now - started
@@ -114,8 +114,16 @@ struct LedgerVerifyCommand: AsyncParsableCommand {
                 CLI.out("the chain is intact\n")
             }
             for b in verification.found {
-                let validated = known.first { $0.matches(b) && $0.decision == BreakDecision.validate.rawValue }
-                let mark = validated.map { " [validated by \($0.decidedBy ?? "?") as break #\($0.id)]" } ?? ""
+                var mark = ""
+                if let record = known.first(where: { $0.matches(b) }) {
+                    if let decision = record.decision {
+                        mark = decision == BreakDecision.validate.rawValue
+                            ? " [validated by \(record.decidedBy ?? "?") as break #\(record.id)]"
+                            : " [break #\(record.id): \(decision) by \(record.decidedBy ?? "?")]"
+                    } else {
+                        mark = " [break #\(record.id), pending: decide with `keel ledger resolve \(record.id)`]"
+                    }
+                }
                 CLI.out("  seq \(b.seq.map(String.init) ?? "-"): \(b.kind): \(b.message)\(mark)\n")
             }
             if !verification.newBreaks.isEmpty {
@@ -195,7 +203,7 @@ struct LedgerResolveCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let config = try CLI.loadConfig(options)
-        let store = try CLI.openStore(config)
+        let store = try await CLI.openStore(config, .existing)
         let record: LedgerBreakRecord
         do {
             record = try await store.resolveBreak(breakID, decision: choice, by: by, note: note, now: Date())
@@ -221,7 +229,7 @@ struct LedgerExportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try CLI.loadConfig(options)
-        let store = try CLI.openStore(config)
+        let store = try await CLI.openStore(config, .existing)
         let events = try await store.ledgerEvents(after: 0, limit: nil)
         var stamps: [Stamp] = []
         for event in events {
@@ -257,7 +265,7 @@ struct LedgerIdentityCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try CLI.loadConfig(options)
-        let store = try CLI.openStore(config)
+        let store = try await CLI.openStore(config, .existing)
         guard let signer = store.ledger?.signer else { throw ExitCode(1) }
         CLI.out(String(decoding: try signer.document.encoded(), as: UTF8.self) + "\n")
     }
@@ -272,7 +280,7 @@ struct LedgerRotateKeyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try CLI.loadConfig(options)
-        let store = try CLI.openStore(config)
+        let store = try await CLI.openStore(config, .existing)
         let file = KeyFile(path: config.ledger.key)
         let previous = store.ledger?.signer.agentID ?? "?"
         let next = try file.prepareRotation(createdAt: Int64(Date().timeIntervalSince1970))

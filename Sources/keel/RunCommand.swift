@@ -22,10 +22,11 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOption
     @Option(help: "Override server.port (0 picks a free port).") var port: Int?
+    @Flag(name: .customLong("new-store"), help: NewStoreFlag.help) var newStore = false
 
     func run() async throws {
         let config = try CLI.loadConfig(options)
-        let store = try CLI.openStore(config)
+        let store = try await CLI.openStore(config, .create(newStore: newStore))
         let environment = PipelineEnvironment.standard(
             config: config, configDirectory: options.directory, store: store, sampleAgentCommand: CLI.sampleAgentCommand,
             events: CLI.printer)

@@ -108,6 +108,44 @@ import Testing
         }
     }
 
+    @Test func aKeyFileFromBeforeSigningWasRecordedLoadsAndRecordsItOnceStillPrivate() async throws {
+        try await withTemporaryDirectory { tmp in
+            let path = tmp.path("ledger.key")
+            // Exactly what the previous version wrote: no signing_since.
+            let seed = (0..<32).map { UInt8($0 * 7 % 256) }
+            let old = try SigningIdentity(privateKeyRawRepresentation: seed, createdAt: testEpoch)
+            let text = #"{"algorithm":"Ed25519","created_at":\#(testEpoch),"private_key":"\#(Data(seed).base64EncodedString())","version":"AISS-1.0"}"# + "\n"
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]))
+            let file = KeyFile(path: path)
+            #expect(try file.load().key == old.key)
+            #expect(try file.signingSince() == nil)
+
+            let signing = try file.loadForSigning(now: testEpoch + 50)
+            #expect(signing.key == old.key && signing.createdAt == testEpoch)
+            #expect(try file.signingSince() == testEpoch + 50)
+            #expect(mode(of: path) == 0o600)
+            #expect(try file.load().key == old.key, "recording the first signature lost the key")
+            // The first date stays.
+            _ = try file.loadForSigning(now: testEpoch + 99)
+            #expect(try file.signingSince() == testEpoch + 50)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path) == ["ledger.key"])
+        }
+    }
+
+    @Test func aKeyCreatedToSignRecordsItFromItsFirstByteAndAnAbsentKeyHasNotSigned() async throws {
+        try await withTemporaryDirectory { tmp in
+            let file = KeyFile(path: tmp.path("keys", "ledger.key"))
+            #expect(try file.signingSince() == nil)
+            #expect(!FileManager.default.fileExists(atPath: file.path), "asking created a key")
+            let created = try file.loadForSigning(now: testEpoch)
+            #expect(try file.signingSince() == testEpoch && mode(of: file.path) == 0o600)
+            let next = try file.prepareRotation(createdAt: testEpoch + 10)
+            #expect(try KeyFile(path: file.pendingRotationPath).signingSince() == testEpoch + 10, "a rotation's key signs this ledger")
+            #expect(try file.commitRotation().key == next.key && next.key != created.key)
+            #expect(try file.signingSince() == testEpoch + 10)
+        }
+    }
+
     @Test func rotationPreparesANewKeyAndCommitsItAtomically() async throws {
         try await withTemporaryDirectory { tmp in
             let file = KeyFile(path: tmp.path("ledger.key"))

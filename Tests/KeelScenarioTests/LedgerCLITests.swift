@@ -235,6 +235,47 @@ import Glibc
         }
     }
 
+    @Test func anEventEditedAgainAfterItsBreakWasValidatedIsANewBreakToDecide() async throws {
+        try await withTemporaryDirectory(prefix: "keel-ledger-reedit") { tmp in
+            let demo = try await LedgerDemo.make(in: tmp)
+            try await demo.tamperWithSubmission(seq: 2)
+            let first = try await demo.keel(["ledger", "verify"])
+            #expect(first.outcome.termination == .exited(1), "\(first.stdout)\(first.stderr)")
+            let decided = try await demo.status().breaks
+            for brk in decided {
+                let run = try await demo.keel(["ledger", "resolve", String(brk.id), "--decision", "validate", "--by", "ann"])
+                #expect(run.outcome.termination == .exited(0), "\(run.stderr)")
+            }
+            let explained = try await demo.keel(["ledger", "verify"])
+            #expect(explained.outcome.termination == .exited(0), "\(explained.stdout)\(explained.stderr)")
+            #expect(explained.stdout.contains("seq 2: bad_signature") && explained.stdout.contains("[validated by ann"), "\(explained.stdout)")
+
+            // The same event edited again: another state, another actor. It breaks the same way,
+            // but the decision was made on other bytes.
+            try await demo.edit(seq: 2, replacing: #""to_state":"queued""#, with: #""to_state":"merged""#)
+            try await demo.edit(seq: 2, replacing: #""actor":"demo""#, with: #""actor":"mallory""#)
+            let again = try await demo.keel(["ledger", "verify"])
+            #expect(again.outcome.termination == .exited(1), "a validated break covered a later edit:\n\(again.stdout)\(again.stderr)")
+            let pending = try await demo.status()
+            #expect(pending.status == "break_pending")
+            let new = try #require(pending.breaks.first { brk in brk.seq == 2 && !decided.contains { $0.id == brk.id } }, "\(pending.breaks)")
+            #expect(new.decision == nil && new.kind == "bad_signature", "\(new)")
+            #expect(again.stdout.contains("seq 2: bad_signature") && again.stdout.contains("[break #\(new.id), pending"), "\(again.stdout)")
+            #expect(again.stdout.contains("new break(s) recorded and stamped"), "\(again.stdout)")
+            let detections = try await demo.sql("SELECT count(*) FROM ledger_events WHERE kind = 'chain_break_detected' AND subject = 'break:\(new.id)'")
+            #expect(detections == "1\n", "the new break is stamped once: \(detections)")
+
+            // Its decision is a decision of its own, stamped again.
+            let resolve = try await demo.keel(["ledger", "resolve", String(new.id), "--decision", "reject", "--by", "bob"])
+            #expect(resolve.outcome.termination == .exited(0), "\(resolve.stdout)\(resolve.stderr)")
+            let resolutions = try await demo.sql("SELECT event FROM ledger_events WHERE kind = 'chain_break_resolution' AND subject = 'break:\(new.id)'")
+            #expect(resolutions.split(separator: "\n").count == 1 && resolutions.contains(#""decided_by":"bob""#), "\(resolutions)")
+            let rejected = try await demo.keel(["ledger", "verify"])
+            #expect(rejected.outcome.termination == .exited(1), "a rejected break still fails the check: \(rejected.stdout)")
+            #expect(rejected.stdout.contains("[break #\(new.id): reject by bob]"), "\(rejected.stdout)")
+        }
+    }
+
     @Test func keelRunServesTheBreakPageAndTakesADecisionWithTheAdminToken() async throws {
         try await withTemporaryDirectory(prefix: "keel-ledger-run") { tmp in
             let demo = try await LedgerDemo.make(in: tmp)
@@ -406,17 +447,23 @@ private struct LedgerDemo {
     /// Edits the stored text of the submission stamped at `seq` behind Keel's back, as someone
     /// with write access to the database file could: one letter of its `reason`.
     func tamperWithSubmission(seq: Int64) async throws {
+        try await edit(seq: seq, replacing: #""reason":"submitted""#, with: #""reason":"Submitted""#)
+    }
+
+    /// Replaces `old` with `new` in the stored text of the event at `seq`, behind Keel's back.
+    func edit(seq: Int64, replacing old: String, with new: String) async throws {
         let run = try await python(
             """
             import sqlite3, sys
             db = sqlite3.connect(sys.argv[1])
             changed = db.execute(
-                "UPDATE ledger_events SET event = replace(event, ?, ?) WHERE seq = ?", (sys.argv[3], sys.argv[4], int(sys.argv[2]))).rowcount
+                "UPDATE ledger_events SET event = replace(event, ?1, ?2) WHERE seq = ?3 AND instr(event, ?1) > 0",
+                (sys.argv[3], sys.argv[4], int(sys.argv[2]))).rowcount
             db.commit()
             print(changed)
-            """, [database, String(seq), #""reason":"submitted""#, #""reason":"Submitted""#], in: dir)
+            """, [database, String(seq), old, new], in: dir)
         try #require(run.outcome.termination == .exited(0), "\(run.stderr)")
-        try #require(run.stdout == "1\n", "the submission at seq \(seq) was not edited: \(run.stdout)")
+        try #require(run.stdout == "1\n", "the event at seq \(seq) was not edited (no \(old) in it): \(run.stdout)")
     }
 }
 

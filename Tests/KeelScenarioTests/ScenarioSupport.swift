@@ -24,12 +24,13 @@ final class KeelServerProcess: @unchecked Sendable {
     let logPath: String
 
     /// `environment` is added to (or overrides) the test's own environment, as `VAR=value keel run` does.
-    init(config: String, in dir: String, log: String, environment: [String: String] = [:]) throws {
+    /// `arguments` are added after `run --config CONFIG --port 0`.
+    init(config: String, in dir: String, log: String, environment: [String: String] = [:], arguments: [String] = []) throws {
         logPath = log
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         process.executableURL = URL(fileURLWithPath: try KeelBinary.path)
-        process.arguments = ["run", "--config", config, "--port", "0"]
+        process.arguments = ["run", "--config", config, "--port", "0"] + arguments
         process.currentDirectoryURL = URL(fileURLWithPath: dir)
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, added in added }

@@ -59,6 +59,9 @@ import Glibc
         let project = try await UserProject.make(prefix: "keel-unknown")
         defer { project.tmp.remove() }
         _ = try await keel(["init", "--agent", "command"], in: project.repo)
+        let issue = try project.writeIssue("Add a greeting file.\n")
+        let submit = try await keel(["submit", "--title", "Say hello", "--body-file", issue], in: project.repo)
+        #expect(submit.outcome.termination == .exited(0), "\(submit.stderr)")
         for args in [["status", "42"], ["retry", "42"], ["cancel", "42"]] {
             let run = try await keel(args, in: project.repo)
             #expect(run.outcome.termination == .exited(1), "\(args)")

@@ -169,6 +169,52 @@ import Testing
         #expect(try await store.recordBreaks(breaks.map { DetectedBreak(seq: $0.seq, kind: $0.kind, expected: $0.expected, found: $0.found, message: $0.message) }, now: clock.now()).isEmpty)
     }
 
+    @Test func aDecisionCoversTheBytesItWasMadeOnAndALaterEditIsANewBreak() async throws {
+        let store = try store()
+        for title in ["a", "b", "c"] { _ = try await store.createItem(NewItem(repo: "r", title: title, body: "b"), actor: "t", now: clock.now()) }
+        let signature = DetectedBreak(seq: 2, kind: "bad_signature", expected: "a valid signature", found: "one that does not verify", message: "edited")
+        try await tamper("UPDATE ledger_events SET event = replace(event, '\"submitted\"', '\"approved\"') WHERE seq = 2")
+        let first = try #require(try await store.recordBreaks([signature], now: clock.now()).first)
+        let stamped = try #require(try await store.ledgerEvents(ofKind: "chain_break_detected").last)
+        #expect(try Stamp.parse(stamped.event).payload["evidence"]?.stringValue == first.evidence)
+        _ = try await store.resolveBreak(first.id, decision: .validate, by: "ann", note: nil, now: clock.now())
+        #expect(try await store.recordBreaks([signature], now: clock.now()).isEmpty, "the same bytes found again are the decided break")
+
+        // The same kind of break, with the same texts, in bytes edited after the decision.
+        try await tamper("UPDATE ledger_events SET event = replace(event, '\"approved\"', '\"rejected\"') WHERE seq = 2")
+        let second = try #require(try await store.recordBreaks([signature], now: clock.now()).first, "an edit after the decision went unrecorded")
+        #expect(second.id != first.id && second.decision == nil && second.evidence != first.evidence)
+        #expect(try await store.ledgerStatus(now: clock.now()) == .breakPending)
+        #expect(try await store.ledgerEvents(ofKind: "chain_break_detected").count == 2)
+    }
+
+    @Test func breaksRecordedBeforeEvidenceExistedKeepTheirDecisionUntilTheEventChanges() async throws {
+        let signature = DetectedBreak(seq: 2, kind: "bad_signature", expected: "a valid signature", found: "one that does not verify", message: "edited")
+        do {
+            let store = try store()
+            for title in ["a", "b", "c"] { _ = try await store.createItem(NewItem(repo: "r", title: title, body: "b"), actor: "t", now: clock.now()) }
+            try await tamper("UPDATE ledger_events SET event = replace(event, '\"submitted\"', '\"approved\"') WHERE seq = 2")
+            let found = try #require(try await store.recordBreaks([signature], now: clock.now()).first)
+            _ = try await store.resolveBreak(found.id, decision: .validate, by: "ann", note: nil, now: clock.now())
+        }
+        // The database as the previous version left it: no evidence, the old fingerprint, v8 not applied.
+        try await tamper(
+            """
+            ALTER TABLE ledger_breaks DROP COLUMN evidence;
+            UPDATE ledger_breaks SET fingerprint = kind || '|' || seq || '|' || expected || '|' || found;
+            DELETE FROM grdb_migrations WHERE identifier = 'v8_break_evidence';
+            """)
+        let store = try store()
+        let migrated = try #require(try await store.ledgerBreaks().first)
+        #expect(migrated.decision == "validate" && migrated.evidence != nil)
+        #expect(try await store.recordBreaks([signature], now: clock.now()).isEmpty, "the upgrade turned a decided break into a new one")
+        #expect(try await store.ledgerStatus(now: clock.now()) == .valid)
+
+        try await tamper("UPDATE ledger_events SET event = replace(event, '\"approved\"', '\"rejected\"') WHERE seq = 2")
+        #expect(try await store.recordBreaks([signature], now: clock.now()).count == 1)
+        #expect(try await store.ledgerStatus(now: clock.now()) == .breakPending)
+    }
+
     @Test func aBreakTakesOneSignedDecisionAndValidationClearsTheFlag() async throws {
         let store = try store()
         let found = try await store.recordBreaks([DetectedBreak(seq: 1, kind: "seq_gap", expected: "1", found: "2", message: "gap")], now: clock.now())

@@ -11,7 +11,10 @@ import Foundation
 /// The private key file of a ledger's signing identity.
 ///
 /// The file is canonical JSON: `{"algorithm":"Ed25519","created_at":…,"private_key":"<base64 of
-/// the raw 32 bytes>","version":"AISS-1.0"}`. It is created with mode 0600 from its first byte
+/// the raw 32 bytes>","signing_since":…,"version":"AISS-1.0"}`. `signing_since` (Unix seconds) records
+/// that the key was handed to a store to sign its ledger, before it signed anything: a missing
+/// store whose key has signed before is lost history, not a fresh start. Key files written before
+/// it existed have no `signing_since` and still load. It is created with mode 0600 from its first byte
 /// (written under a temporary name opened with `O_CREAT|O_EXCL` and mode 0600, then linked into
 /// place, so that it is never readable by others and never seen half-written), and a file that
 /// group or others may read or write is refused.
@@ -51,6 +54,26 @@ public struct KeyFile: Sendable {
         return winner
     }
 
+    /// Loads the key at ``path`` (creating it, as ``loadOrCreate(createdAt:)`` does) to sign a
+    /// store's ledger, and records in the file that it signs from `now` on, before it signs
+    /// anything. A key already recorded keeps its first date; an older key file without the
+    /// record is rewritten with it (atomically, still 0600).
+    public func loadForSigning(now: Int64) throws(LedgerError) -> SigningIdentity {
+        if let existing = try loadContents(path) {
+            if existing.signingSince == nil { try recordSigning(existing.identity, since: now) }
+            return existing.identity
+        }
+        let identity = SigningIdentity.generate(createdAt: now)
+        if try create(path, with: identity, signingSince: now) { return identity }
+        return try loadForSigning(now: now)  // another process created it first: use theirs
+    }
+
+    /// When the key at ``path`` was first handed to a store to sign (nil when there is no key
+    /// file, or its key has never signed). Creates nothing.
+    public func signingSince() throws(LedgerError) -> Int64? {
+        try loadContents(path)?.signingSince
+    }
+
     /// Loads the key at ``path``; a missing file is an error.
     public func load() throws(LedgerError) -> SigningIdentity {
         guard let identity = try loadIfPresent(path) else {
@@ -64,7 +87,8 @@ public struct KeyFile: Sendable {
     public func prepareRotation(createdAt: Int64) throws(LedgerError) -> SigningIdentity {
         if let pending = try loadIfPresent(pendingRotationPath) { return pending }
         let next = SigningIdentity.generate(createdAt: createdAt)
-        if try create(pendingRotationPath, with: next) { return next }
+        // The next key is made to sign this ledger: it is recorded as signing from its creation.
+        if try create(pendingRotationPath, with: next, signingSince: createdAt) { return next }
         guard let winner = try loadIfPresent(pendingRotationPath) else {
             throw LedgerError(.io, "the pending key \(pendingRotationPath) vanished while it was being created; retry")
         }
@@ -95,6 +119,16 @@ public struct KeyFile: Sendable {
     // MARK: reading
 
     func loadIfPresent(_ file: String) throws(LedgerError) -> SigningIdentity? {
+        try loadContents(file)?.identity
+    }
+
+    /// What a key file holds: the key, and since when it signs a ledger.
+    struct Contents {
+        var identity: SigningIdentity
+        var signingSince: Int64?
+    }
+
+    func loadContents(_ file: String) throws(LedgerError) -> Contents? {
         let descriptor = open(file, O_RDONLY | O_CLOEXEC)
         if descriptor < 0 {
             if errno == ENOENT { return nil }
@@ -131,7 +165,7 @@ public struct KeyFile: Sendable {
         return try decode(contents, file: file)
     }
 
-    func decode(_ contents: [UInt8], file: String) throws(LedgerError) -> SigningIdentity {
+    func decode(_ contents: [UInt8], file: String) throws(LedgerError) -> Contents {
         let problem = "the key file \(file) is not a Keel key file"
         let value: JSONValue
         do {
@@ -148,13 +182,19 @@ public struct KeyFile: Sendable {
         guard case .integer(let createdAt)? = value["created_at"] else {
             throw LedgerError(.invalidKey, "\(problem): its \"created_at\" is missing or not an integer")
         }
-        return try SigningIdentity(privateKeyRawRepresentation: raw, createdAt: createdAt)
+        var signingSince: Int64?
+        switch value["signing_since"] {
+        case nil: signingSince = nil
+        case .integer(let since)?: signingSince = since
+        default: throw LedgerError(.invalidKey, "\(problem): its \"signing_since\" is not an integer")
+        }
+        return Contents(identity: try SigningIdentity(privateKeyRawRepresentation: raw, createdAt: createdAt), signingSince: signingSince)
     }
 
     // MARK: writing
 
     /// Writes `identity` to `file` if no file is there; returns false if one already is.
-    func create(_ file: String, with identity: SigningIdentity) throws(LedgerError) -> Bool {
+    func create(_ file: String, with identity: SigningIdentity, signingSince: Int64? = nil) throws(LedgerError) -> Bool {
         let directory = (file as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             do {
@@ -167,15 +207,7 @@ public struct KeyFile: Sendable {
                 throw LedgerError(.io, "could not create the directory \(directory) for the key file", cause: error)
             }
         }
-        let document: JSONValue = [
-            "version": "AISS-1.0",
-            "algorithm": "Ed25519",
-            "created_at": .integer(identity.createdAt),
-            "private_key": .string(Data(identity.privateKeyRawRepresentation).base64EncodedString()),
-        ]
-        var contents = try CanonicalJSON.encode(document)
-        contents.append(0x0A)
-
+        let contents = try encode(identity, signingSince: signingSince)
         // Written in full under a private name, then linked into place: link(2) fails if the
         // target exists, so a concurrent creator can't be overwritten and no reader ever sees
         // a partial key.
@@ -198,6 +230,42 @@ public struct KeyFile: Sendable {
         }
         syncDirectory(of: file)
         return true
+    }
+
+    /// The file's bytes: canonical JSON and a newline.
+    func encode(_ identity: SigningIdentity, signingSince: Int64?) throws(LedgerError) -> [UInt8] {
+        var document: JSONObject = [
+            "version": "AISS-1.0",
+            "algorithm": "Ed25519",
+            "created_at": .integer(identity.createdAt),
+            "private_key": .string(Data(identity.privateKeyRawRepresentation).base64EncodedString()),
+        ]
+        if let signingSince { document["signing_since"] = .integer(signingSince) }
+        var contents = try CanonicalJSON.encode(.object(document))
+        contents.append(0x0A)
+        return contents
+    }
+
+    /// Rewrites the key file at ``path`` with `signing_since`: the same key, written in full under
+    /// a private 0600 name and renamed over the old file, so a reader sees the old file or the new
+    /// one and the key is never lost. Nothing is written if the file no longer holds this key (a
+    /// rotation committed meanwhile).
+    func recordSigning(_ identity: SigningIdentity, since: Int64) throws(LedgerError) {
+        let contents = try encode(identity, signingSince: since)
+        let temporary = "\(path).tmp-\(UUID().uuidString.lowercased())"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(0o600))
+        guard descriptor >= 0 else { throw posixFailure("could not create \(temporary)") }
+        defer { unlink(temporary) }
+        do {
+            defer { close(descriptor) }
+            _ = fchmod(descriptor, mode_t(0o600))
+            try writeAll(contents, to: descriptor, named: temporary)
+        }
+        guard let current = try loadContents(path), current.identity.privateKeyRawRepresentation == identity.privateKeyRawRepresentation,
+            current.signingSince == nil
+        else { return }
+        guard rename(temporary, path) == 0 else { throw posixFailure("could not record in \(path) that the key signs") }
+        syncDirectory(of: path)
     }
 
     func createDirectly(_ file: String, contents: [UInt8]) throws(LedgerError) -> Bool {

@@ -229,7 +229,14 @@ public actor LedgerService {
     // MARK: Helpers
 
     func record(_ found: [DetectedBreak], checked: Int, from: Int64) async throws -> Verification {
-        let found = Self.incidents(found)
+        var found = Self.incidents(found)
+        // Each break names the bytes it was found in, so that one decided on earlier bytes of the
+        // same event does not pass for it.
+        for index in found.indices where found[index].evidence == nil {
+            guard let seq = found[index].seq, let event = try await store.ledgerEvents(after: seq - 1, limit: 1).first, event.seq == seq
+            else { continue }
+            found[index].evidence = BreakEvidence.digest(storedHash: event.hash, text: event.event)
+        }
         let new = try await store.recordBreaks(found, now: clock.now())
         for b in new { note("break #\(b.id) detected (\(b.kind) at seq \(b.seq.map(String.init) ?? "-")): \(b.message)") }
         return Verification(checked: checked, found: found, newBreaks: new, from: from, restored: 0)

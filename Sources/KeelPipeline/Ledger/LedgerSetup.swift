@@ -5,9 +5,10 @@ public import KeelStore
 
 /// Builds the ledger's parts from `keel.yml`: the signing key, the backup, the alert channels.
 public enum LedgerSetup {
-    /// The store's ledger settings, creating the signing key (mode 0600) on first use.
+    /// The store's ledger settings, creating the signing key (mode 0600) on first use and
+    /// recording in it that it signs a store's ledger (see ``StoreOpening``).
     public static func settings(_ config: KeelConfig, now: Date = Date()) throws -> LedgerSettings {
-        let signer = try KeyFile(path: config.ledger.key).loadOrCreate(createdAt: Int64(now.timeIntervalSince1970))
+        let signer = try KeyFile(path: config.ledger.key).loadForSigning(now: Int64(now.timeIntervalSince1970))
         return LedgerSettings(
             signer: signer, checkpointEvery: Int64(config.ledger.checkpointEvery),
             checkpointSeconds: TimeInterval(config.ledger.checkpointSeconds),

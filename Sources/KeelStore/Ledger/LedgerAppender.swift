@@ -103,18 +103,21 @@ enum LedgerAppender {
         return (problems, stamp.hash, stamp.timestamp)
     }
 
-    /// Records a break once (by fingerprint) and, when it is new, stamps `chain_break_detected`.
+    /// Records a break once (by fingerprint, which covers the bytes of the event it is in) and,
+    /// when it is new, stamps `chain_break_detected`.
     static func recordAndStamp(
-        _ db: Database, _ settings: LedgerSettings, _ problem: DetectedBreak, at position: Position, now: Date
+        _ db: Database, _ settings: LedgerSettings, _ found: DetectedBreak, at position: Position, now: Date
     ) throws -> (record: Int64?, next: Position) {
+        var problem = found
+        if problem.evidence == nil, let seq = problem.seq { problem.evidence = try evidence(db, at: seq) }
         let deadline = now.addingTimeInterval(settings.decisionWindow)
         try db.execute(
             sql: """
-                INSERT OR IGNORE INTO ledger_breaks (seq, kind, expected, found, message, fingerprint, detected_at, deadline)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR IGNORE INTO ledger_breaks (seq, kind, expected, found, message, fingerprint, evidence, detected_at, deadline)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
-                problem.seq, problem.kind, problem.expected, problem.found, problem.message, problem.fingerprint,
+                problem.seq, problem.kind, problem.expected, problem.found, problem.message, problem.fingerprint, problem.evidence,
                 Timestamp.text(now), Timestamp.text(deadline),
             ])
         guard db.changesCount == 1 else { return (nil, position) }
@@ -125,9 +128,17 @@ enum LedgerAppender {
             "deadline": .integer(Int64(deadline.timeIntervalSince1970)),
         ]
         if let seq = problem.seq { fields["at_seq"] = .integer(seq) }
+        if let evidence = problem.evidence { fields["evidence"] = .string(evidence) }
         let next = try write(db, settings, at: position, kind: "chain_break_detected", subject: "break:\(id)", fields: fields, now: now)
         try db.execute(sql: "UPDATE ledger_breaks SET detection_seq = ? WHERE id = ?", arguments: [position.seq, id])
         return (id, next)
+    }
+
+    /// ``BreakEvidence`` of the event stored at `seq` as it is now (nil when there is none).
+    static func evidence(_ db: Database, at seq: Int64) throws -> String? {
+        try Row.fetchOne(db, sql: "SELECT hash, event FROM ledger_events WHERE seq = ?", arguments: [seq]).map { row in
+            BreakEvidence.digest(storedHash: row["hash"], text: row["event"])
+        }
     }
 
     /// Signs and inserts one stamp at `position`; returns the position after it.

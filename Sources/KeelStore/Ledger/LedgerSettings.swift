@@ -50,9 +50,12 @@ public struct LedgerBreakRecord: Sendable, Equatable, Codable {
     public var resolutionSeq: Int64?
     public var timeoutSeq: Int64?
     public var alertedAt: Date?
+    /// ``BreakEvidence`` of the event at `seq` as it was when the break was found (nil when no
+    /// event was there): the bytes a decision on this break covers.
+    public var evidence: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, seq, kind, expected, found, message, deadline, decision, note
+        case id, seq, kind, expected, found, message, deadline, decision, note, evidence
         case detectedAt = "detected_at"
         case detectionSeq = "detection_seq"
         case decidedBy = "decided_by"
@@ -64,9 +67,10 @@ public struct LedgerBreakRecord: Sendable, Equatable, Codable {
 }
 
 extension LedgerBreakRecord {
-    /// Whether `found` is this break found again.
+    /// Whether `found` is this break found again: the same problem in the same bytes. A break
+    /// found in an event that changed since is another break, however alike the two look.
     public func matches(_ found: DetectedBreak) -> Bool {
-        kind == found.kind && seq == found.seq && expected == found.expected && self.found == found.found
+        kind == found.kind && seq == found.seq && expected == found.expected && self.found == found.found && evidence == found.evidence
     }
 }
 
@@ -77,15 +81,25 @@ public struct DetectedBreak: Sendable, Equatable {
     public var expected: String
     public var found: String
     public var message: String
+    /// ``BreakEvidence`` of the event at `seq` as found (nil when no event is there); the store
+    /// fills it in when the verifier did not.
+    public var evidence: String?
 
-    public init(seq: Int64?, kind: String, expected: String, found: String, message: String) {
+    public init(seq: Int64?, kind: String, expected: String, found: String, message: String, evidence: String? = nil) {
         self.seq = seq
         self.kind = kind
         self.expected = expected
         self.found = found
         self.message = message
+        self.evidence = evidence
     }
 
-    /// The same break found again (at startup, by `keel ledger verify`) is not a new break.
-    var fingerprint: String { "\(kind)|\(seq.map(String.init) ?? "-")|\(expected)|\(found)" }
+    /// The same break found again in the same bytes (at startup, by `keel ledger verify`) is not
+    /// a new break; the same problem in an event edited since is.
+    var fingerprint: String { Self.fingerprint(kind: kind, seq: seq, expected: expected, found: found, evidence: evidence) }
+
+    /// What makes a break the same break: what, where, expected, found, and the bytes it was found in.
+    static func fingerprint(kind: String, seq: Int64?, expected: String, found: String, evidence: String?) -> String {
+        "\(kind)|\(seq.map(String.init) ?? "-")|\(expected)|\(found)|\(evidence ?? "-")"
+    }
 }

@@ -183,15 +183,18 @@ extension SQLiteStore: LedgerStore {
                     ])
             }
             for b in breaks {
-                let detected = DetectedBreak(seq: b.seq, kind: b.kind, expected: b.expected, found: b.found, message: b.message)
+                // A backup written before breaks carried their evidence: the events as backed up
+                // are what the decisions were made on, as far as anyone can know now.
+                let evidence = try b.evidence ?? b.seq.flatMap { try LedgerAppender.evidence(db, at: $0) }
+                let detected = DetectedBreak(seq: b.seq, kind: b.kind, expected: b.expected, found: b.found, message: b.message, evidence: evidence)
                 try db.execute(
                     sql: """
-                        INSERT OR IGNORE INTO ledger_breaks (id, seq, kind, expected, found, message, fingerprint, detected_at, deadline,
-                            detection_seq, decision, decided_by, decided_at, note, resolution_seq, timeout_seq, alerted_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT OR IGNORE INTO ledger_breaks (id, seq, kind, expected, found, message, fingerprint, evidence, detected_at,
+                            deadline, detection_seq, decision, decided_by, decided_at, note, resolution_seq, timeout_seq, alerted_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
-                        b.id, b.seq, b.kind, b.expected, b.found, b.message, detected.fingerprint, Timestamp.text(b.detectedAt),
+                        b.id, b.seq, b.kind, b.expected, b.found, b.message, detected.fingerprint, evidence, Timestamp.text(b.detectedAt),
                         Timestamp.text(b.deadline), b.detectionSeq, b.decision, b.decidedBy, b.decidedAt.map(Timestamp.text), b.note,
                         b.resolutionSeq, b.timeoutSeq, b.alertedAt.map(Timestamp.text),
                     ])
@@ -226,6 +229,6 @@ extension SQLiteStore: LedgerStore {
             detectedAt: try date(row, "detected_at", table: "ledger_breaks"), deadline: try date(row, "deadline", table: "ledger_breaks"),
             detectionSeq: row["detection_seq"], decision: row["decision"], decidedBy: row["decided_by"],
             decidedAt: try optionalDate(row, "decided_at", table: "ledger_breaks"), note: row["note"], resolutionSeq: row["resolution_seq"],
-            timeoutSeq: row["timeout_seq"], alertedAt: try optionalDate(row, "alerted_at", table: "ledger_breaks"))
+            timeoutSeq: row["timeout_seq"], alertedAt: try optionalDate(row, "alerted_at", table: "ledger_breaks"), evidence: row["evidence"])
     }
 }
