@@ -27,6 +27,13 @@ enum CLI {
         }
     }
 
+    /// What `keel check` finds wrong with `config` on this machine (`keel run` checks the same at startup).
+    static func problems(_ config: KeelConfig, directory: String, port: Int?) async -> [ConfigProblem] {
+        let facts = await ConfigCheck.gather(
+            config, configDirectory: directory, environment: ProcessInfo.processInfo.environment, port: port)
+        return ConfigCheck.problems(config, facts: facts)
+    }
+
     /// Opens the store with its signed ledger (the signing key is created on first use).
     static func openStore(_ config: KeelConfig) throws -> SQLiteStore {
         do {

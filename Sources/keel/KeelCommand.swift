@@ -10,7 +10,7 @@ struct KeelCommand: AsyncParsableCommand {
         discussion: "Start with `keel demo`. In your own repository: `keel init`, `keel check`, `keel submit`, `keel run`.",
         version: "keel \(keelVersion)",
         subcommands: [
-            DemoCommand.self, InitCommand.self, RunCommand.self, SubmitCommand.self, StatusCommand.self, RetryCommand.self,
+            DemoCommand.self, InitCommand.self, CheckCommand.self, RunCommand.self, SubmitCommand.self, StatusCommand.self, RetryCommand.self,
             ReimplementCommand.self, CancelCommand.self, CostCommand.self, AgentCommand.self, LedgerCommand.self, GuardCommand.self, ClassifyCommand.self, SampleAgentCommand.self,
         ]
     )

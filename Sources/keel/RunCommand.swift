@@ -25,6 +25,13 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try CLI.loadConfig(options)
+        // The same checks as `keel check`: nothing is claimed on a configuration this machine cannot run.
+        let problems = await CLI.problems(config, directory: options.directory, port: port)
+        guard problems.isEmpty else {
+            for problem in problems { CLI.err(problem.description) }
+            CLI.err("keel run does not start with \(problems.count) problem\(problems.count == 1 ? "" : "s") in \(options.absolutePath); `keel check` lists them")
+            throw ExitCode(1)
+        }
         let store = try CLI.openStore(config)
         let environment = PipelineEnvironment.standard(
             config: config, configDirectory: options.directory, store: store, sampleAgentCommand: CLI.sampleAgentCommand,
