@@ -96,6 +96,13 @@ struct RunCommand: AsyncParsableCommand {
             }
         } catch {
             try? await httpClient.shutdown()
+            // Taken between the startup check and the bind: one line, not the socket layer's error.
+            if "\(error)".contains("Address already in use") {
+                CLI.err(
+                    "port \(listenPort) on \(config.server.host) is already in use: stop what listens there, or set server.port "
+                        + "(or pass --port; 0 picks a free port)")
+                throw ExitCode(1)
+            }
             throw error
         }
         try? await httpClient.shutdown()
