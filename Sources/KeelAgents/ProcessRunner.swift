@@ -88,6 +88,21 @@ public enum Termination: Sendable, Equatable {
     case exited(Int32)
     /// It was killed by this signal.
     case signaled(Int32)
+
+    /// How it ended, in words for a person: "exited with status 3", "was killed by signal 9 (SIGKILL)".
+    public var words: String {
+        switch self {
+        case .exited(let status): "exited with status \(status)"
+        case .signaled(let signal):
+            "was killed by signal \(signal)" + (Self.signalNames[signal].map { " (\($0))" } ?? "")
+        }
+    }
+
+    /// The names of the signals that usually end a process (the same numbers on Linux and macOS).
+    static let signalNames: [Int32: String] = [
+        1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 6: "SIGABRT", 8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE",
+        14: "SIGALRM", 15: "SIGTERM",
+    ]
 }
 
 /// Which limit made Keel stop a process.

@@ -88,15 +88,63 @@ public struct ItemDetail: Sendable, Codable, Equatable {
         public var at: String
     }
 
+    /// The latest failure since a person's last decision, with its evidence: what `keel status ID`,
+    /// the item's page, `GET /api/items/{id}` and the needs_human alert show a person.
+    public struct Failure: Sendable, Codable, Equatable {
+        public var attempt: Int
+        public var stage: String
+        public var signature: String?
+        public var summary: String
+        /// The bounded tail of what the failure left behind: the failing CI output, the guard's
+        /// refusal lines, the agent's stderr. Empty when there is none.
+        public var evidence: String
+        public var at: String
+
+        /// How much evidence a person is shown: the last lines of the stored detail, at most this many.
+        public static let maxLines = 40
+        /// ... and at most this many bytes of them.
+        public static let maxBytes = 4 * 1024
+
+        /// The latest failure in `history` after a person's last retry or reimplement; nil when there is none.
+        public static func latest(in history: [HistoryEntry]) -> Failure? {
+            guard let entry = HistoryEntry.sinceLastHumanDecision(history).last(where: { $0.kind == "failure" }) else { return nil }
+            return Failure(
+                attempt: entry.attempt, stage: entry.stage, signature: entry.signature, summary: entry.summary,
+                evidence: tail(entry.detail), at: Timestamp.text(entry.at))
+        }
+
+        /// The last ``maxLines`` lines of `text`, within ``maxBytes`` (cut at a line start when it can be),
+        /// with a first line saying how much was left out.
+        public static func tail(_ text: String, maxLines: Int = maxLines, maxBytes: Int = maxBytes) -> String {
+            let lines = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n", omittingEmptySubsequences: false)
+            guard !(lines.count == 1 && lines[0].isEmpty) else { return "" }
+            var kept: [Substring] = []
+            var bytes = 0
+            for line in lines.reversed() {
+                guard kept.count < maxLines, bytes + line.utf8.count + 1 <= maxBytes else { break }
+                kept.append(line)
+                bytes += line.utf8.count + 1
+            }
+            if kept.isEmpty, let last = lines.last {
+                // One line longer than the limit: its end, which is where errors are printed.
+                kept = [Substring(String(decoding: last.utf8.suffix(maxBytes), as: UTF8.self))]
+            }
+            let omitted = lines.count - kept.count
+            let shown = kept.reversed().joined(separator: "\n")
+            return omitted > 0 ? "… (\(omitted) earlier line\(omitted == 1 ? "" : "s") left out)\n" + shown : shown
+        }
+    }
+
     public var item: ItemSummary
     public var body: String
+    public var failure: Failure?
     public var timeline: [TimelineEntry]
     public var history: [Memory]
     public var agentRuns: [Run]
     public var checkRuns: [Check]
 
     enum CodingKeys: String, CodingKey {
-        case item, body, timeline, history
+        case item, body, failure, timeline, history
         case agentRuns = "agent_runs"
         case checkRuns = "check_runs"
     }
@@ -122,12 +170,13 @@ public enum Reports {
 
     public static func detail(_ id: Int64, store: any Store) async throws -> ItemDetail? {
         guard let item = try await store.item(id) else { return nil }
+        let history = try await store.history(of: id)
         return ItemDetail(
-            item: try await summary(item, store: store), body: item.body,
+            item: try await summary(item, store: store), body: item.body, failure: .latest(in: history),
             timeline: try await store.transitions(of: id).map {
                 TimelineEntry(from: $0.from?.rawValue, to: $0.to.rawValue, reason: $0.reason, actor: $0.actor, at: Timestamp.text($0.at))
             },
-            history: try await store.history(of: id).map {
+            history: history.map {
                 ItemDetail.Memory(
                     attempt: $0.attempt, stage: $0.stage, kind: $0.kind, signature: $0.signature, summary: $0.summary,
                     at: Timestamp.text($0.at))
@@ -167,7 +216,14 @@ public enum Reports {
         out += "  state: \(d.item.state)   attempts: \(d.item.attempts)   agent time: \(String(format: "%.1f s", d.item.agentSeconds))"
         out += "   cost: \(Money.format(d.item.costMicros))"
         if !d.item.dependsOn.isEmpty { out += "   depends on: \(d.item.dependsOn.map { "#\($0)" }.joined(separator: ", "))" }
-        out += "\n  timeline:\n"
+        out += "\n"
+        if let failure = d.failure {
+            out += "  last failure (attempt \(failure.attempt), \(failure.stage)\(failure.signature.map { ", " + $0 } ?? "")): \(failure.summary)\n"
+            if !failure.evidence.isEmpty {
+                out += failure.evidence.split(separator: "\n", omittingEmptySubsequences: false).map { "    | \($0)\n" }.joined()
+            }
+        }
+        out += "  timeline:\n"
         for t in d.timeline {
             let time = t.at.count >= 23 ? String(t.at.dropFirst(11).prefix(12)) : t.at
             out += "    \(time)  \(t.from ?? "new") → \(t.to)  \(t.reason)\n"

@@ -132,7 +132,7 @@ extension Worker {
             return .failed(
                 AgentRunFailure(
                     signature: "agent_exit:\(exitCode.map(String.init) ?? "signal"):\(verdict.rule)", errorClass: verdict.class,
-                    summary: "the agent exited with \(outcome.termination) [\(verdict.class.rawValue): \(verdict.rule)]", detail: tail,
+                    summary: "the agent \(outcome.termination.words) [\(verdict.class.rawValue): \(verdict.rule)]", detail: tail,
                     retryAfter: verdict.retryAfterSeconds))
         }
         return .finished(AgentRunReport(result: result, exitCode: exitCode, tail: tail, stdoutTail: outcome.stdoutTail, cost: cost))

@@ -183,7 +183,7 @@ struct Worker: Sendable {
         var reason = "agent finished"
         if let result {
             let spent = report.cost.map { $0.source == .unpriced ? "cost unknown" : Money.format($0.costMicros) } ?? ""
-            reason += " (\(result.turns.map { "\($0) turns, " } ?? "")\(spent))"
+            reason += " (\(result.turns.map { "\($0) turn\($0 == 1 ? "" : "s"), " } ?? "")\(spent))"
         }
         reason += "; committed \(head.prefix(7)) on \(branch)"
         if !claims.isEmpty { reason += "; \(claims.count) claim(s) verified against the files" }
@@ -260,7 +260,7 @@ struct Worker: Sendable {
                 .joined(separator: "\n")
             return try await fail(
                 item, lease, stage: "ci", outcome: .checksFailed, signature: "checks_failed:\(names.joined(separator: ","))",
-                errorClass: .policy, summary: "CI failed on \(head.prefix(7)): \(names.joined(separator: ", ")); the output is below",
+                errorClass: .policy, summary: "CI failed on \(head.prefix(7)): \(names.joined(separator: ", ")); the evidence is the failing output's tail",
                 detail: Self.tail(detail), backoff: false)
         case .waiting(let missing, let pending):
             let until = now.addingTimeInterval(TimeInterval(config.ci.pollSeconds))
@@ -309,7 +309,7 @@ struct Worker: Sendable {
         }
         return try await fail(
             item, lease, stage: "inspect", outcome: .inspectionFailed, signature: "checks_failed:inspect", errorClass: .policy,
-            summary: "deterministic checks failed on \(head.prefix(7)); their output is below", detail: Self.tail(record.output),
+            summary: "deterministic checks failed on \(head.prefix(7)); the evidence is their output's tail", detail: Self.tail(record.output),
             backoff: false)
     }
 

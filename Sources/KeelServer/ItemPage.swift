@@ -18,6 +18,11 @@ struct ItemPage {
             body += "keel reimplement \(item.id)    # start over from a fresh branch, with the history\n"
             body += "keel cancel \(item.id)         # drop it</pre>\n"
         }
+        if let failure = detail.failure {
+            body += "<h2>Last failure</h2>\n<p>Attempt \(failure.attempt), \(HTML.escape(failure.stage))"
+            body += (failure.signature.map { " <code>\(HTML.escape($0))</code>" } ?? "") + ": \(HTML.escape(failure.summary))</p>\n"
+            if !failure.evidence.isEmpty { body += "<pre class=\"evidence\">\(HTML.escape(failure.evidence))</pre>\n" }
+        }
         body += "<h2>Figures</h2>\n<dl>\n"
         for (key, value) in [
             ("Repo", item.repo), ("Tenant", item.tenant), ("Attempts", String(item.attempts)), ("Spent", Money.format(item.costMicros)),

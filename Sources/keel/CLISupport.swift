@@ -34,6 +34,13 @@ enum CLI {
         }
     }
 
+    /// What `keel check` finds wrong with `config` on this machine (`keel run` checks the same at startup).
+    static func problems(_ config: KeelConfig, directory: String, port: Int?) async -> [ConfigProblem] {
+        let facts = await ConfigCheck.gather(
+            config, configDirectory: directory, environment: ProcessInfo.processInfo.environment, port: port)
+        return ConfigCheck.problems(config, facts: facts)
+    }
+
     /// Opens the store with its signed ledger (the signing key is created on first use). Only
     /// `.create` may start a missing store, and not where the project shows it had one.
     static func openStore(_ config: KeelConfig, _ access: StoreAccess) async throws -> SQLiteStore {

@@ -64,9 +64,21 @@ struct InitCommand: AsyncParsableCommand {
             """
             Wrote \(path) (agent: \(kind.rawValue), origin: \(originURL), base: \(baseBranch ?? "main")\
             \(commands.isEmpty ? ", no CI commands found: add them under ci.commands" : ", CI: \(commands.joined(separator: "; "))")).
-            Next: `keel submit --title "..." --body-file issue.md`, then `keel run`.
 
             """)
+        if kind == .command, let script = ConfigTemplate.defaultCommand(for: .command).first {
+            let exists = FileManager.default.isExecutableFile(atPath: (here as NSString).appendingPathComponent(script))
+            CLI.out(
+                """
+                The command agent runs \(script), next to keel.yml\(exists ? "" : " (not there yet: write it and chmod +x it)"). \
+                It reads the task prompt on stdin (KEEL_ITEM_ID, KEEL_ATTEMPT, KEEL_TASK_FILE, KEEL_HISTORY_FILE and \
+                KEEL_WORKSPACE are set), changes the files of the directory it starts in (the worker's clone; Keel commits \
+                them), and exits 0 when the work is done. It may print a Claude-style result line last to report turns \
+                and cost (see the comments in keel.yml).
+
+                """)
+        }
+        CLI.out("Next: `keel check`, then `keel submit --title \"...\" --body-file issue.md` and `keel run`.\n")
     }
 
     /// A best guess at the repository's test command.

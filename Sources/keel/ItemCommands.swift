@@ -18,18 +18,24 @@ struct SubmitCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try CLI.loadConfig(options)
-        let body: String
+        guard !title.trimmingCharacters(in: .whitespaces).isEmpty else {
+            CLI.err("--title is empty: give the issue a title")
+            throw ExitCode(1)
+        }
+        guard !title.contains(where: \.isNewline) else {
+            CLI.err("--title holds a line break: give the issue a one-line title and put the rest in the body file")
+            throw ExitCode(1)
+        }
+        let data: Data
         do {
-            body =
-                bodyFile == "-"
-                ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-                : try String(contentsOfFile: bodyFile, encoding: .utf8)
+            data = bodyFile == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: bodyFile))
         } catch {
             CLI.err("cannot read the body file \(bodyFile): \(error.localizedDescription)")
             throw ExitCode(1)
         }
-        guard !title.trimmingCharacters(in: .whitespaces).isEmpty else {
-            CLI.err("--title is empty: give the issue a title")
+        guard let body = String(data: data, encoding: .utf8) else {
+            let name = bodyFile == "-" ? "standard input" : "the body file \(bodyFile)"
+            CLI.err("\(name) is not UTF-8 text (\(Self.firstInvalidUTF8(data).map { "first invalid byte at offset \($0)" } ?? "invalid bytes")): save it as UTF-8 and submit again")
             throw ExitCode(1)
         }
         var budget: Micros?
@@ -60,6 +66,25 @@ struct SubmitCommand: AsyncParsableCommand {
         } catch let error as StoreError {
             CLI.err(error.message)
             throw ExitCode(1)
+        }
+    }
+}
+
+extension SubmitCommand {
+    /// The offset of the first byte that does not continue valid UTF-8, for the error that refuses it.
+    static func firstInvalidUTF8(_ data: Data) -> Int? {
+        var iterator = data.makeIterator()
+        var decoder = UTF8()
+        var consumed = 0
+        var offset = 0
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar):
+                offset += UTF8.width(scalar)
+                consumed = offset
+            case .emptyInput: return nil
+            case .error: return consumed
+            }
         }
     }
 }

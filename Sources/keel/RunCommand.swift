@@ -26,6 +26,13 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try CLI.loadConfig(options)
+        // The same checks as `keel check`: nothing is claimed on a configuration this machine cannot run.
+        let problems = await CLI.problems(config, directory: options.directory, port: port)
+        guard problems.isEmpty else {
+            for problem in problems { CLI.err(problem.description) }
+            CLI.err("keel run does not start with \(problems.count) problem\(problems.count == 1 ? "" : "s") in \(options.absolutePath); `keel check` lists them")
+            throw ExitCode(1)
+        }
         let store = try await CLI.openStore(config, .create(newStore: newStore))
         let environment = PipelineEnvironment.standard(
             config: config, configDirectory: options.directory, store: store, sampleAgentCommand: CLI.sampleAgentCommand,
@@ -34,6 +41,9 @@ struct RunCommand: AsyncParsableCommand {
         logger.logLevel = .notice
         let processEnvironment = ProcessInfo.processInfo.environment
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let listenPort = port ?? config.server.port
+        // Alert links follow the port the server really listens on, unless server.public_url says otherwise.
+        let links = PublicURL(configured: config.server.publicURL, host: config.server.host, port: listenPort)
         let ledger: LedgerService
         let escalations: EscalationNotifier
         do {
@@ -41,9 +51,9 @@ struct RunCommand: AsyncParsableCommand {
             let dispatcher = channels.isEmpty ? nil : AlertDispatcher(channels: channels, logger: logger)
             ledger = LedgerService(
                 store: store, signer: try LedgerSetup.settings(config).signer, backup: LedgerSetup.backup(config),
-                alerts: dispatcher, publicURL: config.alerts.publicURL, clock: SystemWallClock(), events: CLI.printer)
+                alerts: dispatcher, publicURL: links, clock: SystemWallClock(), events: CLI.printer)
             // needs_human goes to the same channels as ledger breaks.
-            escalations = EscalationNotifier(store: store, alerts: dispatcher, publicURL: config.alerts.publicURL, events: CLI.printer)
+            escalations = EscalationNotifier(store: store, alerts: dispatcher, publicURL: links, events: CLI.printer)
             let check = try await ledger.startup()
             let status = try await store.ledgerStatus(now: Date())
             CLI.out(
@@ -70,8 +80,8 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         let serving = Serving(
-            store: store, ledger: ledger, escalations: escalations, adminToken: adminToken, host: config.server.host, port: port ?? config.server.port,
-            logger: logger)
+            store: store, ledger: ledger, escalations: escalations, adminToken: adminToken, host: config.server.host, port: listenPort,
+            links: links, logger: logger)
         do {
             if let broker {
                 try await TokenBrokerServer.withServer(broker: broker, secret: BearerSecret.random(), logger: logger) { server in
@@ -87,6 +97,13 @@ struct RunCommand: AsyncParsableCommand {
             }
         } catch {
             try? await httpClient.shutdown()
+            // Taken between the startup check and the bind: one line, not the socket layer's error.
+            if "\(error)".contains("Address already in use") {
+                CLI.err(
+                    "port \(listenPort) on \(config.server.host) is already in use: stop what listens there, or set server.port "
+                        + "(or pass --port; 0 picks a free port)")
+                throw ExitCode(1)
+            }
             throw error
         }
         try? await httpClient.shutdown()
@@ -102,6 +119,7 @@ struct Serving: Sendable {
     let adminToken: String?
     let host: String
     let port: Int
+    let links: PublicURL
     let logger: Logger
 
     func run(_ environment: PipelineEnvironment) async throws {
@@ -115,8 +133,10 @@ struct Serving: Sendable {
                     do { try await ledger.backupNow() } catch { CLI.err("ledger backup after a decision failed: \(error)") }
                 }),
             configuration: .init(address: .hostname(host, port: port), serverName: "keel"),
-            onServerRunning: { [host] channel in
-                CLI.out("keel: serving http://\(host):\(channel.localAddress?.port ?? 0) (healthz, api/items, api/ledger, breaks, metrics)\n")
+            onServerRunning: { [host, port, links] channel in
+                let listening = channel.localAddress?.port ?? port
+                links.serverListening(host: host, port: listening)
+                CLI.out("keel: serving http://\(host):\(listening) (healthz, api/items, api/ledger, breaks, metrics)\n")
             },
             logger: logger)
         CLI.out("keel: running \(config.scheduler.workers) workers on \(config.project); Ctrl-C stops gracefully\n")
@@ -124,8 +144,13 @@ struct Serving: Sendable {
             configuration: .init(
                 services: [
                     .init(service: Scheduler(environment: environment)), .init(service: app),
-                    .init(service: Ticker { await ledger.tick() }),
-                    .init(service: Ticker { [escalations] in
+                    .init(service: Ticker { [links] in
+                        // The ledger's alerts and needs_human alerts link to the server: they wait for its port.
+                        guard links.isSettled else { return }
+                        await ledger.tick()
+                    }),
+                    .init(service: Ticker { [escalations, links] in
+                        guard links.isSettled else { return }
                         do { try await escalations.notifyPending() } catch { CLI.err("needs_human alerts: \(error)") }
                     }),
                 ],

@@ -90,6 +90,12 @@ private func isSignaled(_ termination: Termination) -> Bool {
 }
 
 @Suite struct ProcessRunnerTests {
+    @Test func terminationsReadAsWords() {
+        #expect(Termination.exited(3).words == "exited with status 3")
+        #expect(Termination.signaled(9).words == "was killed by signal 9 (SIGKILL)")
+        #expect(Termination.signaled(64).words == "was killed by signal 64")
+    }
+
     let runner = ProcessRunner()
 
     @Test func outputLinesArriveInOrderPerStream() async throws {

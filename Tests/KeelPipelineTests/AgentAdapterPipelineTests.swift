@@ -33,7 +33,7 @@ extension PipelineTests {
         let line = try #require(try await rig.store.costReport(by: .issue, since: nil).first)
         #expect(line.costMicros == 4670 && line.inputTokens == 24763 && line.cacheReadTokens == 24448 && line.unpricedRuns == 0)
         let developed = try #require(try await rig.store.transitions(of: item.id).first { $0.to == .pushing })
-        #expect(developed.reason.contains("1 turns, $0.0047"), "\(developed.reason)")
+        #expect(developed.reason.contains("1 turn, $0.0047"), "\(developed.reason)")
     }
 
     @Test func aiderExitingZeroAfterAnAuthenticationFailureIsNotASuccess() async throws {

@@ -131,7 +131,7 @@ private let minimal = [
                 breakerThreshold: 5,
                 backoff: .init(initialSeconds: 10, maxSeconds: 120, jitter: 0.25)
             ),
-            server: .init(host: "0.0.0.0", port: 9000, adminTokenEnv: "MY_ADMIN_TOKEN"),
+            server: .init(host: "0.0.0.0", port: 9000, adminTokenEnv: "MY_ADMIN_TOKEN", publicURL: "https://keel.example.com"),
             workspaces: "/var/keel/workspaces",
             transcripts: "/srv/app/logs/transcripts",
             ledger: .init(
@@ -235,6 +235,28 @@ private let minimal = [
         // A written public_url wins over the server's address, without its trailing slashes.
         let written = try parse(minimal + ["server: {port: 9100}", "alerts: {public_url: \"HTTPS://keel.example.com/ops//\"}"])
         #expect(written.alerts.publicURL == "HTTPS://keel.example.com/ops")
+        #expect(written.server.publicURL == "HTTPS://keel.example.com/ops")
+    }
+
+    @Test func serverPublicURLIsTheLinkBaseAndAConflictingAlertsPublicURLIsRefused() throws {
+        let config = try parse(minimal + ["server: {port: 0, public_url: \"https://keel.example.com/\"}"])
+        #expect(config.server.publicURL == "https://keel.example.com")
+        #expect(config.alerts.publicURL == "https://keel.example.com")
+        #expect(try parse(minimal).server.publicURL == nil)
+        let clash = failure(minimal + ["server: {public_url: \"https://a.example.com\"}", "alerts: {public_url: \"https://b.example.com\"}"])
+        #expect(clash?.key == "alerts.public_url" && clash?.description.contains("server.public_url") == true, "\(String(describing: clash))")
+    }
+
+    @Test func alertLinksFollowTheListeningPortUnlessAPublicURLIsConfigured() {
+        let picked = PublicURL(configured: nil, host: "127.0.0.1", port: 0)
+        #expect(!picked.isSettled)
+        picked.serverListening(host: "127.0.0.1", port: 49152)
+        #expect(picked.isSettled && picked.current == "http://127.0.0.1:49152")
+        let configured = PublicURL(configured: "https://keel.example.com", host: "127.0.0.1", port: 0)
+        #expect(configured.isSettled)
+        configured.serverListening(host: "127.0.0.1", port: 49152)
+        #expect(configured.current == "https://keel.example.com")
+        #expect(PublicURL.resolve(configured: nil, host: "::1", port: 9000) == "http://[::1]:9000")
     }
 
     @Test func configurationsBuiltInCodeKeepTheLedgerKeyBesideTheStoreAndLinksOnTheServer() {

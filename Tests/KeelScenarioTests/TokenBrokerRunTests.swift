@@ -92,6 +92,8 @@ import Glibc
     @Test func aCredentialsFileWithoutARefreshTokenStopsKeelRunWithTheReason() async throws {
         let project = try await UserProject.make(prefix: "keel-tokens-bad")
         defer { project.tmp.remove() }
+        // An agent that exists: `keel run`'s startup check passes and the broker's own refusal is what stops it.
+        try project.writeAgent()
         try Data(#"{"claudeAiOauth":{"accessToken":"\#(Self.stale)","expiresAt":0}}"#.utf8)
             .write(to: URL(fileURLWithPath: project.repo + "/.credentials.json"))
         let config = """

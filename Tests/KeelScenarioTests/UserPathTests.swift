@@ -18,6 +18,13 @@ import Glibc
         #expect(initRun.outcome.termination == .exited(0), "\(initRun.stderr)")
         let configText = try String(contentsOfFile: project.repo + "/keel.yml", encoding: .utf8)
         #expect(configText.contains(project.origin) && configText.contains("sh tests/run.sh") && configText.contains("./keel-agent.sh"))
+        // It says which script it expects and what the script must do.
+        #expect(
+            initRun.stdout.contains("The command agent runs ./keel-agent.sh, next to keel.yml (not there yet: write it and chmod +x it)")
+                && initRun.stdout.contains("reads the task prompt on stdin") && initRun.stdout.contains("exits 0 when the work is done"),
+            "\(initRun.stdout)")
+        let unready = try await keel(["check"], in: project.repo)
+        #expect(unready.outcome.termination == .exited(1) && unready.stderr.contains("agent.command: the agent's program ./keel-agent.sh was not found"), "\(unready.stderr)")
 
         // init refuses to overwrite.
         let again = try await keel(["init", "--agent", "command"], in: project.repo)

@@ -77,9 +77,9 @@ private struct ConfigReader {
             minConfidence: try inspectSection.optional("min_confidence")?.number(in: 0...1) ?? 0)
         let agent = try self.agent(top)
         let scheduler = try self.scheduler(top)
-        let server = try self.server(top)
+        var server = try self.server(top)
         let ledger = try self.ledger(top)
-        let alerts = try self.alerts(top, server: server)
+        let alerts = try self.alerts(top, server: &server)
 
         return KeelConfig(
             project: project,
@@ -320,14 +320,15 @@ private struct ConfigReader {
     private func server(_ top: ConfigMapping) throws(ConfigError) -> KeelConfig.Server {
         let section = try top.section(
             "server",
-            allowed: ["host", "port", "admin_token_env"],
+            allowed: ["host", "port", "admin_token_env", "public_url"],
             secrets: [SecretKey(name: "admin_token", envKey: "admin_token_env", example: "KEEL_ADMIN_TOKEN")]
         )
         let defaults = KeelConfig.Server()
         return KeelConfig.Server(
             host: try section.optional("host")?.nonEmptyText("a host name or address") ?? defaults.host,
             port: try section.optional("port")?.integer(in: 0...65535) ?? defaults.port,
-            adminTokenEnv: try section.optional("admin_token_env")?.environmentVariableName() ?? defaults.adminTokenEnv
+            adminTokenEnv: try section.optional("admin_token_env")?.environmentVariableName() ?? defaults.adminTokenEnv,
+            publicURL: try section.optional("public_url")?.httpURL(trimmingTrailingSlashes: true)
         )
     }
 
@@ -354,10 +355,17 @@ private struct ConfigReader {
         )
     }
 
-    private func alerts(_ top: ConfigMapping, server: KeelConfig.Server) throws(ConfigError) -> KeelConfig.Alerts {
+    /// Reads `alerts:`; its `public_url` (the older spelling of `server.public_url`) fills in `server`'s.
+    private func alerts(_ top: ConfigMapping, server: inout KeelConfig.Server) throws(ConfigError) -> KeelConfig.Alerts {
         let section = try top.section("alerts", allowed: ["public_url", "telegram", "email", "slack", "webhook"])
-        let publicURL =
-            try section.optional("public_url")?.httpURL(trimmingTrailingSlashes: true) ?? KeelConfig.Alerts.defaultPublicURL(for: server)
+        if let node = section.optional("public_url") {
+            let written = try node.httpURL(trimmingTrailingSlashes: true)
+            if let other = server.publicURL, other != written {
+                throw node.error(.invalidValue, "differs from server.public_url (\(other)): keep one of them, server.public_url")
+            }
+            server.publicURL = written
+        }
+        let publicURL = KeelConfig.Alerts.defaultPublicURL(for: server)
 
         var telegram: KeelConfig.Telegram?
         if let fields = try section.optionalSection(

@@ -387,12 +387,17 @@ extension KeelConfig {
         /// The name of the environment variable holding the token that state-changing HTTP requests
         /// (such as a decision on a chain break's page) must present (`admin_token_env`, default `KEEL_ADMIN_TOKEN`).
         public var adminTokenEnv: String
+        /// The base URL people reach this server at, for the links in alerts; `http://` or `https://`,
+        /// no trailing slash (`public_url`, or the older `alerts.public_url`). `nil`, the default, means
+        /// the address the server really listens on (with `port` 0, the port it picked).
+        public var publicURL: String?
 
         /// Creates server settings; the defaults are those of an omitted section.
-        public init(host: String = "127.0.0.1", port: Int = 8765, adminTokenEnv: String = "KEEL_ADMIN_TOKEN") {
+        public init(host: String = "127.0.0.1", port: Int = 8765, adminTokenEnv: String = "KEEL_ADMIN_TOKEN", publicURL: String? = nil) {
             self.host = host
             self.port = port
             self.adminTokenEnv = adminTokenEnv
+            self.publicURL = publicURL
         }
     }
 
@@ -494,8 +499,13 @@ extension KeelConfig {
         ///
         /// With `port` 0 the server picks its port at start, which this cannot know: set `public_url` then.
         public static func defaultPublicURL(for server: Server) -> String {
-            let host = server.host.contains(":") && !server.host.hasPrefix("[") ? "[\(server.host)]" : server.host
-            return "http://\(host):\(server.port)"
+            server.publicURL ?? listeningURL(host: server.host, port: server.port)
+        }
+
+        /// `http://<host>:<port>`, with an IPv6 address in brackets: the address a server listens on.
+        public static func listeningURL(host: String, port: Int) -> String {
+            let host = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+            return "http://\(host):\(port)"
         }
     }
 

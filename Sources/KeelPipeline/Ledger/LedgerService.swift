@@ -25,14 +25,15 @@ public actor LedgerService {
     let signer: SigningIdentity
     let backup: LedgerBackup?
     let alerts: AlertDispatcher?
-    let publicURL: String
+    let publicURL: PublicURL
     let clock: any WallClock
     let events: PipelineEventSink
     /// What the backup was last brought up to: (events, breaks fingerprint).
     var lastBackup: (count: Int64, breaks: String)?
 
+    /// Links to `publicURL`'s current base (which follows the port `keel run` really listens on).
     public init(
-        store: any LedgerStore, signer: SigningIdentity, backup: LedgerBackup?, alerts: AlertDispatcher?, publicURL: String,
+        store: any LedgerStore, signer: SigningIdentity, backup: LedgerBackup?, alerts: AlertDispatcher?, publicURL: PublicURL,
         clock: any WallClock, events: PipelineEventSink
     ) {
         self.store = store
@@ -42,6 +43,14 @@ public actor LedgerService {
         self.publicURL = publicURL
         self.clock = clock
         self.events = events
+    }
+
+    /// Links to the fixed base `publicURL`.
+    public init(
+        store: any LedgerStore, signer: SigningIdentity, backup: LedgerBackup?, alerts: AlertDispatcher?, publicURL: String,
+        clock: any WallClock, events: PipelineEventSink
+    ) {
+        self.init(store: store, signer: signer, backup: backup, alerts: alerts, publicURL: PublicURL(fixed: publicURL), clock: clock, events: events)
     }
 
     // MARK: Startup
@@ -188,7 +197,7 @@ public actor LedgerService {
             event: "chain_break_detected",
             title: "Keel audit ledger: break #\(b.id) (\(b.kind))",
             body: "\(b.message)\nDecide by \(Timestamp.text(b.deadline)): validate, ignore or reject.",
-            link: "\(publicURL)/breaks/\(b.id)",
+            link: "\(publicURL.current)/breaks/\(b.id)",
             severity: .critical,
             fields: [
                 ("break", "#\(b.id)"), ("kind", b.kind), ("at seq", b.seq.map(String.init) ?? "the whole ledger"),

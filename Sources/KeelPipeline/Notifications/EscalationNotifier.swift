@@ -16,12 +16,13 @@ public import KeelStore
 public struct EscalationNotifier: Sendable {
     let store: any Store
     let alerts: AlertDispatcher?
-    let publicURL: String
+    let publicURL: PublicURL
     let clock: any WallClock
     let events: PipelineEventSink
 
+    /// Links to `publicURL`'s current base (which follows the port `keel run` really listens on).
     public init(
-        store: any Store, alerts: AlertDispatcher?, publicURL: String, clock: any WallClock = SystemWallClock(),
+        store: any Store, alerts: AlertDispatcher?, publicURL: PublicURL, clock: any WallClock = SystemWallClock(),
         events: PipelineEventSink = .none
     ) {
         self.store = store
@@ -29,6 +30,14 @@ public struct EscalationNotifier: Sendable {
         self.publicURL = publicURL
         self.clock = clock
         self.events = events
+    }
+
+    /// Links to the fixed base `publicURL`.
+    public init(
+        store: any Store, alerts: AlertDispatcher?, publicURL: String, clock: any WallClock = SystemWallClock(),
+        events: PipelineEventSink = .none
+    ) {
+        self.init(store: store, alerts: alerts, publicURL: PublicURL(fixed: publicURL), clock: clock, events: events)
     }
 
     /// Sends every pending escalation; returns how many were delivered.
@@ -41,7 +50,8 @@ public struct EscalationNotifier: Sendable {
                 try await store.recordEscalationNotice(transitionID: escalation.transitionID, outcome: "no_channel", channels: [], now: clock.now())
                 continue
             }
-            let results = await alerts.dispatch(alert(for: escalation))
+            let failure = ItemDetail.Failure.latest(in: try await store.history(of: escalation.item.id))
+            let results = await alerts.dispatch(alert(for: escalation, failure: failure))
             let accepted = results.filter(\.isDelivered).map(\.channel)
             for failure in results where !failure.isDelivered {
                 events.emit(
@@ -61,22 +71,24 @@ public struct EscalationNotifier: Sendable {
         return delivered
     }
 
-    /// What a person receives: the reason, what to answer, the figures and the item's page.
-    public func alert(for e: Escalation) -> Alert {
+    /// What a person receives: the reason, the evidence of the last failure, what to answer, the
+    /// figures and the item's page.
+    public func alert(for e: Escalation, failure: ItemDetail.Failure? = nil) -> Alert {
         let id = e.item.id
+        let evidence = failure.map(\.evidence).flatMap { $0.isEmpty ? nil : "\n\nEvidence:\n\($0)" } ?? ""
         return Alert(
             id: "needs-human-\(e.transitionID)",
             event: "needs_human",
             title: "Keel: #\(id) needs a person: \(e.item.title)",
             body: """
-                \(e.reason)
+                \(e.reason)\(evidence)
 
                 Answer with one of:
                   keel retry \(id)         another attempt, with the history of this one
                   keel reimplement \(id)   start over from a fresh branch, with the history
                   keel cancel \(id)        drop it
                 """,
-            link: "\(publicURL)/items/\(id)",
+            link: "\(publicURL.current)/items/\(id)",
             severity: .warning,
             fields: [
                 ("item", "#\(id)"), ("repo", e.item.repo), ("tenant", e.item.tenant), ("attempts", String(e.item.attempt)),
