@@ -1,4 +1,5 @@
 import Foundation
+import KeelCore
 import Subprocess
 
 #if canImport(System)
@@ -45,8 +46,9 @@ public struct ProcessSpec: Sendable {
     /// Where stdout is written verbatim (after redaction) as it arrives; stderr goes to this
     /// path + ".stderr". Parent directories are created; the files are mode 0600.
     public var transcriptPath: String?
-    /// Secrets: every occurrence is replaced by "[REDACTED]" in the transcripts, in the lines
-    /// passed to `onLine`, in the tails and in captured output.
+    /// Secrets: every occurrence (and every well-known credential shape, see `SecretRedactor`)
+    /// is replaced by "[REDACTED]" in the transcripts, in the lines passed to `onLine`, in the
+    /// tails and in captured output. Values shorter than 6 characters are not secrets.
     public var redactions: [String]
 
     /// Creates a spec; see the properties for what each parameter means.
@@ -258,7 +260,7 @@ extension ProcessRunner {
     ) async throws -> RunResult {
         try Task.checkCancellation()
         let configuration = try Self.configuration(for: spec)
-        let redactor = Redactor(spec.redactions)
+        let redactor = SecretRedactor(secrets: spec.redactions)
 
         let stdoutTranscript = try spec.transcriptPath.map { try TranscriptFile(path: $0) }
         let stderrTranscript = try spec.transcriptPath.map { try TranscriptFile(path: $0 + ".stderr") }
