@@ -29,8 +29,13 @@ public struct ProcessSpec: Sendable {
     public var executable: String
     /// The arguments, without the executable.
     public var arguments: [String]
-    /// Variables added to (or overriding) the environment Keel itself inherited.
+    /// Variables added to (or overriding) the environment Keel itself inherited; the whole
+    /// environment when ``inheritsEnvironment`` is false.
     public var environment: [String: String]
+    /// Whether the child starts from Keel's own environment. An agent does not: it gets exactly
+    /// ``environment``, so that Keel's secrets (its admin token, mail password, cloud keys) stay
+    /// out of its reach.
+    public var inheritsEnvironment = true
     /// Variables removed from the inherited environment (for instance `GIT_DIR`), applied
     /// before ``environment``.
     public var unsetEnvironment: [String] = []
@@ -426,10 +431,15 @@ extension ProcessRunner {
         return Configuration(
             executable: spec.executable.contains("/") ? .path(FilePath(spec.executable)) : .name(spec.executable),
             arguments: Arguments(spec.arguments),
-            environment: overrides.isEmpty ? .inherit : .inherit.updating(overrides),
+            environment: environment(spec, overrides),
             workingDirectory: spec.workingDirectory.map { FilePath($0) },
             platformOptions: options
         )
+    }
+
+    private static func environment(_ spec: ProcessSpec, _ overrides: [Environment.Key: String?]) -> Environment {
+        guard spec.inheritsEnvironment else { return .custom(overrides.compactMapValues { $0 }) }
+        return overrides.isEmpty ? .inherit : .inherit.updating(overrides)
     }
 
     private static func environmentKey(_ name: String) throws(ProcessError) -> Environment.Key {
