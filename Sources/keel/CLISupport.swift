@@ -1,16 +1,26 @@
 import ArgumentParser
 import Foundation
+import KeelCore
 import KeelPipeline
 import KeelStore
+import Synchronization
 
 /// Output helpers: one clear line on stderr and a non-zero exit, never a stack trace.
 enum CLI {
+    /// Everything printed goes through it: credential shapes always, and the configuration's
+    /// secrets once keel.yml is loaded.
+    static let redactor = Mutex(SecretRedactor())
+
     static func out(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
+        FileHandle.standardOutput.write(Data(redact(text).utf8))
     }
 
     static func err(_ text: String) {
-        FileHandle.standardError.write(Data(("keel: " + text + "\n").utf8))
+        FileHandle.standardError.write(Data(redact("keel: " + text + "\n").utf8))
+    }
+
+    static func redact(_ text: String) -> String {
+        redactor.withLock { $0(text) }
     }
 
     /// Loads keel.yml; a bad file prints its line and key and exits 2.
@@ -20,7 +30,10 @@ enum CLI {
 
     static func loadConfig(path: String) throws -> KeelConfig {
         do {
-            return try KeelConfig.load(path: path)
+            let config = try KeelConfig.load(path: path)
+            let redactor = config.redactor(environment: ProcessInfo.processInfo.environment)
+            CLI.redactor.withLock { $0 = redactor }
+            return config
         } catch {
             err(error.description)
             throw ExitCode(2)
@@ -30,7 +43,9 @@ enum CLI {
     /// Opens the store with its signed ledger (the signing key is created on first use).
     static func openStore(_ config: KeelConfig) throws -> SQLiteStore {
         do {
-            return try SQLiteStore(path: config.store.sqlite, ledger: try LedgerSetup.settings(config))
+            return try SQLiteStore(
+                path: config.store.sqlite, ledger: try LedgerSetup.settings(config),
+                redactor: config.redactor(environment: ProcessInfo.processInfo.environment))
         } catch {
             err("\(error)")
             throw ExitCode(1)

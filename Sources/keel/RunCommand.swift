@@ -25,6 +25,8 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try CLI.loadConfig(options)
+        // Every log line is redacted like the rest of Keel's output.
+        LoggingSystem.bootstrap { label in RedactingLogHandler(StreamLogHandler.standardError(label: label)) }
         let store = try CLI.openStore(config)
         let environment = PipelineEnvironment.standard(
             config: config, configDirectory: options.directory, store: store, sampleAgentCommand: CLI.sampleAgentCommand,
