@@ -39,7 +39,9 @@ struct RunCommand: AsyncParsableCommand {
         let escalations: EscalationNotifier
         do {
             let channels = try LedgerSetup.channels(config, environment: processEnvironment, httpClient: httpClient)
-            let dispatcher = channels.isEmpty ? nil : AlertDispatcher(channels: channels, logger: logger)
+            let dispatcher =
+                channels.isEmpty
+                ? nil : AlertDispatcher(channels: channels, logger: logger, redactor: config.redactor(environment: processEnvironment))
             ledger = LedgerService(
                 store: store, signer: try LedgerSetup.settings(config).signer, backup: LedgerSetup.backup(config),
                 alerts: dispatcher, publicURL: config.alerts.publicURL, clock: SystemWallClock(), events: CLI.printer)
