@@ -119,7 +119,7 @@ var package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "KeelCoreTests", dependencies: ["KeelCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "KeelCoreTests", dependencies: ["KeelCore", "KeelTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeelLedgerTests",
             dependencies: ["KeelCore", "KeelLedger", "KeelTestSupport"],

@@ -1,4 +1,5 @@
 import Foundation
+import KeelCore
 import Subprocess
 
 #if canImport(System)
@@ -28,8 +29,13 @@ public struct ProcessSpec: Sendable {
     public var executable: String
     /// The arguments, without the executable.
     public var arguments: [String]
-    /// Variables added to (or overriding) the environment Keel itself inherited.
+    /// Variables added to (or overriding) the environment Keel itself inherited; the whole
+    /// environment when ``inheritsEnvironment`` is false.
     public var environment: [String: String]
+    /// Whether the child starts from Keel's own environment. An agent does not: it gets exactly
+    /// ``environment``, so that Keel's secrets (its admin token, mail password, cloud keys) stay
+    /// out of its reach.
+    public var inheritsEnvironment = true
     /// Variables removed from the inherited environment (for instance `GIT_DIR`), applied
     /// before ``environment``.
     public var unsetEnvironment: [String] = []
@@ -45,8 +51,9 @@ public struct ProcessSpec: Sendable {
     /// Where stdout is written verbatim (after redaction) as it arrives; stderr goes to this
     /// path + ".stderr". Parent directories are created; the files are mode 0600.
     public var transcriptPath: String?
-    /// Secrets: every occurrence is replaced by "[REDACTED]" in the transcripts, in the lines
-    /// passed to `onLine`, in the tails and in captured output.
+    /// Secrets: every occurrence (and every well-known credential shape, see `SecretRedactor`)
+    /// is replaced by "[REDACTED]" in the transcripts, in the lines passed to `onLine`, in the
+    /// tails and in captured output. Values shorter than 6 characters are not secrets.
     public var redactions: [String]
 
     /// Creates a spec; see the properties for what each parameter means.
@@ -273,7 +280,7 @@ extension ProcessRunner {
     ) async throws -> RunResult {
         try Task.checkCancellation()
         let configuration = try Self.configuration(for: spec)
-        let redactor = Redactor(spec.redactions)
+        let redactor = SecretRedactor(secrets: spec.redactions)
 
         let stdoutTranscript = try spec.transcriptPath.map { try TranscriptFile(path: $0) }
         let stderrTranscript = try spec.transcriptPath.map { try TranscriptFile(path: $0 + ".stderr") }
@@ -439,10 +446,15 @@ extension ProcessRunner {
         return Configuration(
             executable: spec.executable.contains("/") ? .path(FilePath(spec.executable)) : .name(spec.executable),
             arguments: Arguments(spec.arguments),
-            environment: overrides.isEmpty ? .inherit : .inherit.updating(overrides),
+            environment: environment(spec, overrides),
             workingDirectory: spec.workingDirectory.map { FilePath($0) },
             platformOptions: options
         )
+    }
+
+    private static func environment(_ spec: ProcessSpec, _ overrides: [Environment.Key: String?]) -> Environment {
+        guard spec.inheritsEnvironment else { return .custom(overrides.compactMapValues { $0 }) }
+        return overrides.isEmpty ? .inherit : .inherit.updating(overrides)
     }
 
     private static func environmentKey(_ name: String) throws(ProcessError) -> Environment.Key {

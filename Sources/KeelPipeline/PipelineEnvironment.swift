@@ -31,6 +31,9 @@ public struct PipelineEnvironment: Sendable {
     /// Where agent runs borrow their access token (`agent.token_broker`); nil: agents use the
     /// credentials of their own environment.
     public var tokens: (any AgentTokenSource)?
+    /// Keel's own environment. Agents get an allowlisted part of it (`AgentEnvironment`), and the
+    /// values of the variables keel.yml names as secrets are redacted from their output.
+    public var processEnvironment: [String: String] = ProcessInfo.processInfo.environment
 
     public init(
         config: KeelConfig, configDirectory: String, store: any Store, forge: any Forge, git: Git = Git(), runner: ProcessRunner = ProcessRunner(),

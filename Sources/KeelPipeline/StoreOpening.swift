@@ -116,6 +116,8 @@ public enum StoreOpening {
         if case .refuse(let line) = decide(access: access, storeExists: exists, history: history, paths: paths) {
             throw PipelineError(.storeMissing, line)
         }
-        return try SQLiteStore(path: paths.store, ledger: try LedgerSetup.settings(config, now: now))
+        return try SQLiteStore(
+            path: paths.store, ledger: try LedgerSetup.settings(config, now: now),
+            redactor: config.redactor(environment: ProcessInfo.processInfo.environment))
     }
 }

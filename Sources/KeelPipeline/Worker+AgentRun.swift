@@ -49,6 +49,12 @@ extension Worker {
         _ invocation: AgentInvocation, item: WorkItem, lease: Lease, stage: String, spec: ProcessSpec, prompt: String
     ) async throws -> AgentRunEnd {
         var spec = spec
+        // The agent gets an allowlist, never Keel's environment; every secret it may hold or find
+        // is redacted from its output before anything reads it.
+        spec.environment = AgentEnvironment(kind: invocation.agent.kind, inherited: env.processEnvironment)
+            .variables(configured: spec.environment)
+        spec.inheritsEnvironment = false
+        spec.redactions += config.secretValues(in: env.processEnvironment) + AgentEnvironment.secrets(in: spec.environment)
         // Never two agents on one item: one a crashed worker left running is stopped first.
         try await killOrphans(of: item)
         // Budgets stop spend before the next run, not after it: every run reserves first (the

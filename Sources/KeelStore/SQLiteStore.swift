@@ -21,14 +21,20 @@ public final class SQLiteStore: Store {
     public let path: String
     // Mutex-guarded: a key rotation swaps the signer while workers write.
     let ledgerState: Mutex<LedgerSettings?>
+    /// Applied to every text before it is written or stamped (reasons, history, check output,
+    /// command lines), so that a secret an agent or a tool printed never reaches the file or
+    /// the signed ledger, where it could not be removed without breaking the chain.
+    public let redactor: SecretRedactor
 
     /// How this store stamps its ledger; nil when it keeps none (tests of other parts, read-only tools).
     public var ledger: LedgerSettings? { ledgerState.withLock { $0 } }
 
     /// Opens (creating if needed) the database at `path` and applies pending migrations. With
     /// `ledger`, every state change is stamped into the signed ledger in its own transaction.
-    public init(path: String, ledger: LedgerSettings? = nil) throws {
+    /// `redactor` guards every text written (credential shapes always; pass the known secrets).
+    public init(path: String, ledger: LedgerSettings? = nil, redactor: SecretRedactor = SecretRedactor()) throws {
         self.path = path
+        self.redactor = redactor
         self.ledgerState = Mutex(ledger)
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
@@ -58,6 +64,7 @@ public final class SQLiteStore: Store {
 
     public func createItem(_ new: NewItem, actor: String, now: Date) async throws -> WorkItem {
         let ledger = self.ledger
+        let new = new.redacted(by: redactor)
         return try await pool.write { db in
             for dep in new.dependsOn where try Row.fetchOne(db, sql: "SELECT 1 FROM work_items WHERE id = ?", arguments: [dep]) == nil {
                 throw StoreError(.invalidDependency, "item \(dep) does not exist: an item can only depend on existing items")
@@ -278,6 +285,7 @@ public final class SQLiteStore: Store {
         _ lease: Lease, on outcome: Outcome, reason: String, actor: String, now: Date, changes: ItemChanges, keepLease: Bool
     ) async throws -> (WorkItem, Lease) {
         let ledger = self.ledger
+        let (reason, changes) = (redactor(reason), changes.redacted(by: redactor))
         return try await pool.write { db in
             let current = try Self.checkLease(db, lease)
             let next = try Self.apply(
@@ -297,6 +305,7 @@ public final class SQLiteStore: Store {
         itemID: Int64, on outcome: Outcome, reason: String, actor: String, now: Date, changes: ItemChanges
     ) async throws -> WorkItem {
         let ledger = self.ledger
+        let (reason, changes) = (redactor(reason), changes.redacted(by: redactor))
         return try await pool.write { db in
             guard let stateText = try String.fetchOne(db, sql: "SELECT state FROM work_items WHERE id = ?", arguments: [itemID]) else {
                 throw StoreError(.itemNotFound, "no item #\(itemID): `keel status` lists the items")
@@ -366,6 +375,9 @@ public final class SQLiteStore: Store {
         _ lease: Lease, issues: [PlannedIssue], reason: String, note: NewHistoryEntry?, actor: String, now: Date
     ) async throws -> (WorkItem, Lease, [WorkItem]) {
         let ledger = self.ledger
+        let redactor = self.redactor
+        let issues = issues.map { $0.redacted(by: redactor) }
+        let (reason, note) = (redactor(reason), note?.redacted(by: redactor))
         return try await pool.write { db in
             let current = try Self.checkLease(db, lease)
             guard let epic = try Self.fetchItem(db, lease.itemID) else { throw StoreError(.itemNotFound, "item #\(lease.itemID) is gone") }
@@ -415,7 +427,8 @@ public final class SQLiteStore: Store {
         itemID: Int64, attempt: Int, stage: String, agent: String, command: String, transcriptPath: String?, promptSHA256: String,
         now: Date
     ) async throws -> Int64 {
-        try await pool.write { db in
+        let command = redactor(command)
+        return try await pool.write { db in
             try db.execute(
                 sql: """
                     INSERT INTO agent_runs (item_id, attempt, stage, agent, command, started_at, transcript_path, prompt_sha256)
@@ -434,6 +447,11 @@ public final class SQLiteStore: Store {
 
     public func finishAgentRun(_ runID: Int64, exitCode: Int?, outcome: String, cost: CostEvent?, now: Date) async throws {
         let ledger = self.ledger
+        let cost = cost.map { cost in
+            var cost = cost
+            cost.model = cost.model.map(redactor.redact)
+            return cost
+        }
         try await pool.write { db in
             let ts = Timestamp.text(now)
             try db.execute(
@@ -511,6 +529,12 @@ public final class SQLiteStore: Store {
     public func recordCheckRun(
         itemID: Int64, headSHA: String, kind: String, passed: Bool, output: String, checks: [ObservedCheck], startedAt: Date, endedAt: Date
     ) async throws {
+        let output = redactor(output)
+        let checks = checks.map { check in
+            var check = check
+            check.output = redactor(check.output)
+            return check
+        }
         let checksJSON = String(decoding: try JSONEncoder().encode(checks), as: UTF8.self)
         try await pool.write { db in
             try db.execute(
@@ -523,6 +547,7 @@ public final class SQLiteStore: Store {
     }
 
     public func deferItem(_ lease: Lease, until: Date, note: NewHistoryEntry?, now: Date) async throws {
+        let note = note?.redacted(by: redactor)
         try await pool.write { db in
             try Self.checkLease(db, lease)
             try db.execute(
@@ -880,5 +905,47 @@ public final class SQLiteStore: Store {
             output: row["output"], startedAt: try date(row, "started_at", table: "check_runs"),
             endedAt: try date(row, "ended_at", table: "check_runs"),
             checks: (try? JSONDecoder().decode([ObservedCheck].self, from: Data((row["checks"] as String? ?? "[]").utf8))) ?? [])
+    }
+}
+
+extension NewHistoryEntry {
+    /// The entry with its texts redacted.
+    func redacted(by redactor: SecretRedactor) -> NewHistoryEntry {
+        var entry = self
+        entry.summary = redactor(summary)
+        entry.detail = redactor(detail)
+        entry.signature = signature.map(redactor.redact)
+        return entry
+    }
+}
+
+extension ItemChanges {
+    /// The changes with their history entries redacted.
+    func redacted(by redactor: SecretRedactor) -> ItemChanges {
+        var changes = self
+        changes.history = history.map { $0.redacted(by: redactor) }
+        return changes
+    }
+}
+
+extension NewItem {
+    /// The item with its texts redacted.
+    func redacted(by redactor: SecretRedactor) -> NewItem {
+        var item = self
+        item.title = redactor(title)
+        item.body = redactor(body)
+        item.acceptance = acceptance.map(redactor.redact)
+        return item
+    }
+}
+
+extension PlannedIssue {
+    /// The issue with its texts redacted.
+    func redacted(by redactor: SecretRedactor) -> PlannedIssue {
+        var issue = self
+        issue.title = redactor(title)
+        issue.body = redactor(body)
+        issue.acceptance = acceptance.map(redactor.redact)
+        return issue
     }
 }

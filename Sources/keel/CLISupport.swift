@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import KeelCore
 import KeelPipeline
 import KeelStore
+import Synchronization
 
 /// `--new-store` of `keel run` and `keel submit`.
 enum NewStoreFlag {
@@ -12,12 +14,20 @@ enum NewStoreFlag {
 
 /// Output helpers: one clear line on stderr and a non-zero exit, never a stack trace.
 enum CLI {
+    /// Everything printed goes through it: credential shapes always, and the configuration's
+    /// secrets once keel.yml is loaded.
+    static let redactor = Mutex(SecretRedactor())
+
     static func out(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
+        FileHandle.standardOutput.write(Data(redact(text).utf8))
     }
 
     static func err(_ text: String) {
-        FileHandle.standardError.write(Data(("keel: " + text + "\n").utf8))
+        FileHandle.standardError.write(Data(redact("keel: " + text + "\n").utf8))
+    }
+
+    static func redact(_ text: String) -> String {
+        redactor.withLock { $0(text) }
     }
 
     /// Loads keel.yml; a bad file prints its line and key and exits 2.
@@ -27,7 +37,10 @@ enum CLI {
 
     static func loadConfig(path: String) throws -> KeelConfig {
         do {
-            return try KeelConfig.load(path: path)
+            let config = try KeelConfig.load(path: path)
+            let redactor = config.redactor(environment: ProcessInfo.processInfo.environment)
+            CLI.redactor.withLock { $0 = redactor }
+            return config
         } catch {
             err(error.description)
             throw ExitCode(2)

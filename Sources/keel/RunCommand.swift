@@ -33,6 +33,8 @@ struct RunCommand: AsyncParsableCommand {
             CLI.err("keel run does not start with \(problems.count) problem\(problems.count == 1 ? "" : "s") in \(options.absolutePath); `keel check` lists them")
             throw ExitCode(1)
         }
+        // Every log line is redacted like the rest of Keel's output.
+        LoggingSystem.bootstrap { label in RedactingLogHandler(StreamLogHandler.standardError(label: label)) }
         let store = try await CLI.openStore(config, .create(newStore: newStore))
         let environment = PipelineEnvironment.standard(
             config: config, configDirectory: options.directory, store: store, sampleAgentCommand: CLI.sampleAgentCommand,
@@ -48,7 +50,9 @@ struct RunCommand: AsyncParsableCommand {
         let escalations: EscalationNotifier
         do {
             let channels = try LedgerSetup.channels(config, environment: processEnvironment, httpClient: httpClient)
-            let dispatcher = channels.isEmpty ? nil : AlertDispatcher(channels: channels, logger: logger)
+            let dispatcher =
+                channels.isEmpty
+                ? nil : AlertDispatcher(channels: channels, logger: logger, redactor: config.redactor(environment: processEnvironment))
             ledger = LedgerService(
                 store: store, signer: try LedgerSetup.settings(config).signer, backup: LedgerSetup.backup(config),
                 alerts: dispatcher, publicURL: links, clock: SystemWallClock(), events: CLI.printer)

@@ -141,6 +141,27 @@ private let telegramOK = #"{"ok":true,"result":{"message_id":42,"date":179000000
         }
     }
 
+    @Test func theDispatcherRedactsEveryAlertTextBeforeAnyChannelSeesIt() async throws {
+        let smtpPassword = "smtp-password-in-an-error-0007"
+        var alert = breakAlert(body: "the agent said \(FakeCredentials.github) and \(smtpPassword)")
+        alert.title = "break near \(FakeCredentials.aws)"
+        alert.fields = [(key: "detail", value: FakeCredentials.jwt)]
+        try await LoopbackHTTPServer.withServer(answering: .init(status: 204)) { hook in
+            try await withHTTPClient { client in
+                let dispatcher = AlertDispatcher(
+                    channels: [WebhookChannel(url: hook.url + "/keel", httpClient: client)], retry: fastRetry,
+                    redactor: SecretRedactor(secrets: [smtpPassword]))
+                let delivered = await dispatcher.dispatch(alert).map(\.isDelivered)
+                #expect(delivered == [true])
+            }
+            let sent = hook.requests.map(\.text).joined()
+            #expect(sent.contains("the agent said [REDACTED] and [REDACTED]"), "\(sent)")
+            for secret in [FakeCredentials.github, FakeCredentials.aws, FakeCredentials.jwt, smtpPassword] {
+                #expect(!sent.contains(secret), "the webhook received \(secret)")
+            }
+        }
+    }
+
     @Test func botTokenNeverAppearsInAnError() async throws {
         // A proxy that echoes the request line, Telegram's own refusals, and no server at all.
         let answers: [LoopbackHTTPServer.Response] = [

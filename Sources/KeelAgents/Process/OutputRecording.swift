@@ -1,4 +1,5 @@
 import Foundation
+import KeelCore
 
 #if canImport(Glibc)
 import Glibc
@@ -37,33 +38,6 @@ struct LineSplitter {
     mutating func finish() -> [UInt8]? {
         defer { partial = [] }
         return partial.isEmpty ? nil : partial
-    }
-}
-
-/// Replaces every occurrence of each secret with "[REDACTED]", byte for byte.
-///
-/// Works on bytes so that the transcript stays verbatim apart from the secrets, even when the
-/// output is not valid UTF-8. Applied per line: a secret never spans lines.
-struct Redactor: Sendable {
-    static let marker = Array("[REDACTED]".utf8)
-    private let secrets: [[UInt8]]
-
-    init(_ secrets: [String]) {
-        // Longest first, so that a secret containing another is redacted whole.
-        self.secrets = Set(secrets.filter { !$0.isEmpty }).map { Array($0.utf8) }.sorted { $0.count > $1.count }
-    }
-
-    func redact(_ bytes: [UInt8]) -> [UInt8] {
-        var result = bytes
-        for secret in secrets where result.count >= secret.count {
-            guard result.firstRange(of: secret) != nil else { continue }
-            result = result.replacing(secret, with: Self.marker)
-        }
-        return result
-    }
-
-    func redact(_ text: String) -> String {
-        String(decoding: redact(Array(text.utf8)), as: UTF8.self)
     }
 }
 
@@ -178,15 +152,17 @@ struct StreamRecorder {
     static let tailLimit = 64 * 1024
 
     let stream: OutputStream
-    private let redactor: Redactor
+    private let redactor: SecretRedactor
     private let transcript: TranscriptFile?
     private let collectLimit: Int?
     private var splitter = LineSplitter()
+    /// Inside a PEM private key printed over several lines.
+    private var insidePrivateKey = false
     private(set) var tail = TailBuffer(limit: StreamRecorder.tailLimit)
     private(set) var collected: [UInt8] = []
     private(set) var truncated = false
 
-    init(stream: OutputStream, redactor: Redactor, transcript: TranscriptFile?, collectLimit: Int?) {
+    init(stream: OutputStream, redactor: SecretRedactor, transcript: TranscriptFile?, collectLimit: Int?) {
         self.stream = stream
         self.redactor = redactor
         self.transcript = transcript
@@ -195,7 +171,7 @@ struct StreamRecorder {
 
     /// The redacted lines completed by `chunk`, already recorded.
     mutating func record(_ chunk: [UInt8]) -> [[UInt8]] {
-        let lines = splitter.feed(chunk).map(redactor.redact)
+        let lines = splitter.feed(chunk).map { redactor.redactLine($0, insidePrivateKey: &insidePrivateKey) }
         for line in lines {
             keep(line + [UInt8(ascii: "\n")])
         }
@@ -205,7 +181,7 @@ struct StreamRecorder {
     /// The redacted unterminated last line, if any, already recorded.
     mutating func finish() -> [UInt8]? {
         guard let rest = splitter.finish() else { return nil }
-        let line = redactor.redact(rest)
+        let line = redactor.redactLine(rest, insidePrivateKey: &insidePrivateKey)
         keep(line)
         return line
     }

@@ -55,6 +55,7 @@ public struct AlertDispatcher: Sendable {
     private let clock: any Clock<Duration>
     private let random: @Sendable () -> Double
     private let logger: Logger
+    private let redactor: SecretRedactor
 
     /// Creates a dispatcher.
     ///
@@ -64,13 +65,17 @@ public struct AlertDispatcher: Sendable {
     ///   - clock: What retries wait on.
     ///   - random: The jitter source, values in 0..<1.
     ///   - logger: Where failed attempts are logged (never with a secret: channel errors are redacted).
+    ///   - redactor: Applied to every alert's texts before any channel sees them (credential
+    ///     shapes always; `KeelConfig.redactor(environment:)` adds the configured secrets).
     public init(
         channels: [any AlertChannel],
         retry: RetryPolicy = .standard,
         clock: any Clock<Duration> = ContinuousClock(),
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
-        logger: Logger = Logger(label: "keel.alerts")
+        logger: Logger = Logger(label: "keel.alerts"),
+        redactor: SecretRedactor = SecretRedactor()
     ) {
+        self.redactor = redactor
         self.channels = channels
         self.retry = retry
         self.clock = clock
@@ -81,7 +86,8 @@ public struct AlertDispatcher: Sendable {
     /// Sends the alert to every channel concurrently; one ``Delivery`` per channel, in the
     /// order the channels were given.
     public func dispatch(_ alert: Alert) async -> [Delivery] {
-        await withTaskGroup(of: (Int, Delivery).self) { group in
+        let alert = alert.redacted(by: redactor)
+        return await withTaskGroup(of: (Int, Delivery).self) { group in
             for (index, channel) in channels.enumerated() {
                 group.addTask { (index, await deliver(alert, to: channel)) }
             }
@@ -137,5 +143,17 @@ public struct AlertDispatcher: Sendable {
 
     private static func cancelled(_ channel: any AlertChannel) -> AlertError {
         AlertError(code: .failed, message: "\(channel.name): sending was cancelled (Keel is shutting down)", errorClass: .transient)
+    }
+}
+
+extension Alert {
+    /// The alert with its title, body, link and figures redacted.
+    func redacted(by redactor: SecretRedactor) -> Alert {
+        var alert = self
+        alert.title = redactor(title)
+        alert.body = redactor(body)
+        alert.link = link.map(redactor.redact)
+        alert.fields = fields.map { (key: $0.key, value: redactor($0.value)) }
+        return alert
     }
 }

@@ -32,7 +32,7 @@ struct HTTPDelivery: Sendable {
     let channel: String
     /// The endpoint as it may be shown: no secret in it.
     let endpoint: String
-    let redactor: SecretScrubber
+    let redactor: SecretRedactor
 
     private static let answerLimit = 64 * 1024
 

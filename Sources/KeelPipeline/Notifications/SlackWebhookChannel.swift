@@ -35,7 +35,7 @@ public struct SlackWebhookChannel: AlertChannel {
             timeout: timeout,
             channel: name,
             endpoint: "the incoming webhook at \(HTTPDelivery.origin(of: url))",
-            redactor: SecretScrubber([url, path.count > 1 ? path : ""])
+            redactor: SecretRedactor(secrets: [url, path.count > 1 ? path : ""])
         )
     }
 

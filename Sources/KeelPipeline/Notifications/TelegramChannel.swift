@@ -47,7 +47,7 @@ public struct TelegramChannel: AlertChannel {
             timeout: timeout,
             channel: name,
             endpoint: "\(base)/bot<token>/sendMessage",
-            redactor: SecretScrubber(botToken.isEmpty ? [] : [botToken])
+            redactor: SecretRedactor(secrets: botToken.isEmpty ? [] : [botToken])
         )
     }
 

@@ -56,7 +56,7 @@ public struct WebhookChannel: AlertChannel {
             channel: name,
             endpoint: HTTPDelivery.origin(of: url),
             // The secret itself never travels (only the HMAC does), so only the URL is scrubbed.
-            redactor: SecretScrubber([url] + pathAndQuery)
+            redactor: SecretRedactor(secrets: [url] + pathAndQuery)
         )
     }
 

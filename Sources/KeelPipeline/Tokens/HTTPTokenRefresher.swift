@@ -90,7 +90,7 @@ public struct HTTPTokenRefresher: TokenRefresher {
 
     /// Performs the refresh-token grant.
     public func refresh(using refreshToken: String) async throws -> RefreshedToken {
-        let scrubber = SecretScrubber([refreshToken])
+        let scrubber = SecretRedactor(secrets: [refreshToken])
         do {
             return try await exchange(refreshToken, scrubber: scrubber)
         } catch let error as TokenError {
@@ -107,7 +107,7 @@ public struct HTTPTokenRefresher: TokenRefresher {
         return "\(scheme)://\(host)\(url.port.map { ":\($0)" } ?? "")\(url.path)"
     }
 
-    private func exchange(_ refreshToken: String, scrubber: SecretScrubber) async throws -> RefreshedToken {
+    private func exchange(_ refreshToken: String, scrubber: SecretRedactor) async throws -> RefreshedToken {
         guard OutboundHTTP.isHTTPURL(configuration.tokenURL) else {
             throw TokenError(
                 code: .misconfigured,
@@ -190,7 +190,7 @@ public struct HTTPTokenRefresher: TokenRefresher {
         HTTPFailure.errorClass(status: status, retryAfter: retryAfter)
     }
 
-    private func rejection(status: Int, body: String, retryAfterHeader: String?, scrubber: SecretScrubber) -> TokenError {
+    private func rejection(status: Int, body: String, retryAfterHeader: String?, scrubber: SecretRedactor) -> TokenError {
         let retryAfter = retryAfterHeader.flatMap { RetryAfter.parse($0, now: clock.now()) }
         let errorClass = Self.errorClass(status: status, retryAfter: retryAfter)
         let (oauthError, description) = Self.oauthError(in: body)
@@ -220,7 +220,7 @@ public struct HTTPTokenRefresher: TokenRefresher {
         )
     }
 
-    private func transportError(_ error: any Error, scrubber: SecretScrubber) -> TokenError {
+    private func transportError(_ error: any Error, scrubber: SecretRedactor) -> TokenError {
         let said = scrubber(String(describing: error))
         switch HTTPFailure.Transport(error) {
         case .badURL:

@@ -217,7 +217,7 @@ public actor TokenBroker {
         } catch let error as TokenError {
             throw failure(error, current: before)
         } catch {
-            let scrubbed = SecretScrubber(secretsToRedact).scrub(error)
+            let scrubbed = SecretRedactor(secrets: secretsToRedact).scrub(error)
             throw failure(
                 TokenError(
                     code: .refreshFailed, message: "the token refresher failed (\(scrubbed))", errorClass: .transient, cause: scrubbed),
@@ -260,7 +260,7 @@ public actor TokenBroker {
             left <= 0
             ? "expired \(Self.span(-left)) ago"
             : "has only \(Self.span(left)) left, under the \(Self.span(seconds(configuration.minimumLifetime))) minimum"
-        let scrubber = SecretScrubber(secretsToRedact)
+        let scrubber = SecretRedactor(secrets: secretsToRedact)
         let cause = scrubber.scrub(error)
         var wrapped = cause
         wrapped.message = "could not refresh the access token, which \(state), so none was lent: \(cause.message)"

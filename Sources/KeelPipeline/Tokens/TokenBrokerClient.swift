@@ -59,9 +59,9 @@ public struct TokenBrokerClient: Sendable, CustomStringConvertible, CustomReflec
         } catch {
             throw TokenError(
                 code: .unreachable,
-                message: "could not reach the token broker at \(url) (\(SecretScrubber([secret])(String(describing: error)))); retry with backoff",
+                message: "could not reach the token broker at \(url) (\(SecretRedactor(secrets: [secret])(String(describing: error)))); retry with backoff",
                 errorClass: .transient,
-                cause: SecretScrubber([secret]).scrub(error)
+                cause: SecretRedactor(secrets: [secret]).scrub(error)
             )
         }
         let object = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]

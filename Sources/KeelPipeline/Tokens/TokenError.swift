@@ -67,7 +67,7 @@ extension TokenError: CustomStringConvertible {
     public var description: String { message }
 }
 
-extension SecretScrubber {
+extension SecretRedactor {
     /// `error` with its message, OAuth text and cause scrubbed.
     func scrub(_ error: TokenError) -> TokenError {
         var scrubbed = error
