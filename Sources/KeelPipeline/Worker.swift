@@ -327,7 +327,13 @@ struct Worker: Sendable {
             return settled
         }
         let updated = ItemChanges(headSHA: head == pushedHead ? nil : .some(head))
-        switch try await env.forge.merge(branch: branch, headSHA: head, title: "#\(item.id) \(item.title)") {
+        let result: MergeResult
+        do {
+            result = try await env.forge.merge(branch: branch, headSHA: head, title: "#\(item.id) \(item.title)")
+        } catch let error as ForgeError where error.code == .baseKeptMoving {
+            return try await lostRace(item, lease, branch: branch, message: error.message)
+        }
+        switch result {
         case .merged(let sha):
             let moved = try await move(
                 lease, .mergeCompleted, "merged \(branch) into \(base) as \(sha.prefix(7))" + (note.map { " (\($0))" } ?? ""), updated)
@@ -347,6 +353,27 @@ struct Worker: Sendable {
                 detail: Self.tail(message), backoff: false)
         }
     }
+
+    /// The base kept moving while the forge merged (issue 9, section 7): the marshal's to handle,
+    /// not the agent's. The item stays in its merge stage and is marshalled again after a backoff
+    /// (fetch, bring the branch up to date, check again, merge); its work is kept, no attempt
+    /// begins and no agent runs. After ``BaseRace/marshalTries`` such tries a person decides.
+    func lostRace(_ item: WorkItem, _ lease: Lease, branch: String, message: String) async throws -> (WorkItem, Lease) {
+        let race = Self.baseRace
+        let base = env.forge.baseBranch
+        let note = NewHistoryEntry(
+            stage: "merge", kind: "failure", signature: "merge_race", summary: "lost the race to push \(branch) into \(base)",
+            detail: Self.tail(message))
+        return try await retryInStage(
+            item, lease, note: note, maxTries: race.marshalTries, backoff: race.backoff, retryAfter: nil,
+            exhausted: { _ in "\(base) kept moving during \(race.marshalTries) marshal runs of \(branch); the work is kept on \(branch): \(message)" },
+            waiting: { tries, delay in
+                "#\(item.id) lost the race to merge into \(base); marshalling again (fetch, update, check, merge), try \(tries) of \(race.marshalTries) in \(String(format: "%.1f", delay)) s"
+            })
+    }
+
+    /// How a lost race to push into the base is retried.
+    static let baseRace = BaseRace()
 
     /// A merge the forge refused (field report, incident 4): a pending-check wording, singular or
     /// plural, or a moved base is retried with backoff, a bounded number of times; a policy refusal
