@@ -184,6 +184,20 @@ enum Migrations {
             try db.execute(sql: "ALTER TABLE work_items ADD COLUMN epic INTEGER NOT NULL DEFAULT 0 CHECK (epic IN (0, 1))")
             try db.execute(sql: "CREATE INDEX work_items_parent ON work_items(parent_id)")
         }
+        migrator.registerMigration("v8_item_heads") { db in
+            // Every head Keel recorded for an item: a branch tip that is none of these is someone
+            // else's commit, which no push of Keel's may overwrite.
+            try db.execute(
+                sql: """
+                    CREATE TABLE item_heads (
+                        item_id INTEGER NOT NULL REFERENCES work_items(id),
+                        head_sha TEXT NOT NULL,
+                        at TEXT NOT NULL,
+                        PRIMARY KEY (item_id, head_sha)
+                    ) WITHOUT ROWID;
+                    INSERT INTO item_heads (item_id, head_sha, at) SELECT id, head_sha, updated_at FROM work_items WHERE head_sha IS NOT NULL;
+                    """)
+        }
         return migrator
     }
 

@@ -39,3 +39,14 @@ import Testing
         #expect(race.action(for: nil, redone: 0) == .notARace)
     }
 }
+
+@Suite struct BranchPushTests {
+    @Test func onlyARecordedTipOrAFastForwardIsReplacedAndAForeignTipIsNamed() {
+        let recorded: Set<String> = ["p1", "p2"]
+        #expect(BranchPush.decide(tip: nil, head: "n", recorded: recorded, tipIsAncestorOfHead: false) == .push(expecting: ""))
+        #expect(BranchPush.decide(tip: "n", head: "n", recorded: recorded, tipIsAncestorOfHead: true) == .upToDate)
+        #expect(BranchPush.decide(tip: "p1", head: "n", recorded: recorded, tipIsAncestorOfHead: false) == .push(expecting: "p1"))
+        #expect(BranchPush.decide(tip: "x", head: "n", recorded: recorded, tipIsAncestorOfHead: true) == .push(expecting: "x"))
+        #expect(BranchPush.decide(tip: "x", head: "n", recorded: recorded, tipIsAncestorOfHead: false) == .foreign(tip: "x"))
+    }
+}
