@@ -33,6 +33,11 @@ extension Worker {
         guard try await env.git.revParse(head, in: dir) != nil,
             try await env.git.isAncestor(head, of: "HEAD", in: dir)
         else {
+            // A tip Keel never recorded is someone's commit: a person decides, before any agent
+            // runs again and before anything could be pushed over it.
+            if let tip = try await env.git.revParse("HEAD", in: dir), try await !store.recordedHeads(of: item.id).contains(tip) {
+                return .settled(try await foreignBranch(lease, tip: tip, branch: branch, dir: dir))
+            }
             return .settled(
                 try await fail(
                     item, lease, stage: "merge", outcome: .retryableFailure, signature: "branch_moved", errorClass: .transient,

@@ -449,7 +449,7 @@ struct Worker: Sendable {
     }
 
     /// A person decides about a commit on the item's branch that Keel did not push.
-    private func foreignBranch(_ lease: Lease, tip: String, branch: String, dir: String) async throws -> (WorkItem, Lease) {
+    func foreignBranch(_ lease: Lease, tip: String, branch: String, dir: String) async throws -> (WorkItem, Lease) {
         var who = ""
         // Fetched so that the commit can be named by its author and subject.
         _ = try? await env.git.run(["fetch", "--quiet", "origin", "refs/heads/\(branch)"], in: dir)

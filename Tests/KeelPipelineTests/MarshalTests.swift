@@ -181,3 +181,27 @@ extension PipelineTests {
         #expect(try await rig.repos.git.run(["show", "main:shared.txt"], in: rig.origin) == "item \(item.id)\n")
     }
 }
+
+/// A branch rewritten by someone else before the merge (issue 9, section 4).
+extension PipelineTests {
+    @Test func aBranchSomeoneRewroteBeforeTheMergeGoesToAPersonWithoutASecondAgentRun() async throws {
+        // The inspect check plays the colleague: it replaces keel/item-1 with a commit of its own
+        // on the base, which the recorded head is not part of.
+        let rewrite = "git checkout -q --detach HEAD~1 && git -c user.name=Colleague -c user.email=c@x commit -q --allow-empty "
+            + "-m rewrite && git push -q -f origin HEAD:refs/heads/keel/item-1"
+        let rig = try await rig(
+            agent: "cat > /dev/null\nprintf 'item %s\\n' \"$KEEL_ITEM_ID\" > shared.txt\n",
+            extra: "inspect: {checks: [{name: rewrite, run: '\(rewrite)'}]}")
+        defer { rig.tmp.remove() }
+        let item = try await submit(rig, "rewritten")
+
+        try await rig.scheduler.runUntilSettled()
+
+        let final = try #require(try await rig.store.item(item.id))
+        #expect(final.state == .needsHuman, "\(rig.events.all.joined(separator: "\n"))")
+        let tip = try #require(try await rig.repos.git.remoteBranchHead(url: rig.origin, branch: "keel/item-1"))
+        let reason = try #require(try await rig.store.transitions(of: item.id).last?.reason)
+        #expect(reason.contains(String(tip.prefix(7))) && reason.contains("did not push"), "\(reason)")
+        #expect(try await rig.store.agentRuns(of: item.id).map(\.stage) == ["develop"])
+    }
+}
