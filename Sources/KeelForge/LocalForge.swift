@@ -1,5 +1,6 @@
 import Foundation
 public import KeelAgents
+public import KeelCore
 public import KeelGit
 
 /// A forge made of a bare git repository and CI commands run on this machine.
@@ -33,9 +34,8 @@ public struct LocalForge: Forge {
     private let git: Git
     private let runner: ProcessRunner
 
-    /// How many times a merge is redone on a refetched base when its push loses a race with
-    /// another push to the base.
-    static let mergeAttempts = 3
+    /// How a merge whose push to the base lost a race is redone (``BaseRace/redoLimit`` times at most).
+    public let race: BaseRace
     /// How much of one check's output is kept: the end, where failures are reported.
     static let checkOutputLimit = 1_000_000
 
@@ -47,7 +47,8 @@ public struct LocalForge: Forge {
         ciTimeout: Duration,
         workRoot: String,
         git: Git = Git(),
-        runner: ProcessRunner = ProcessRunner()
+        runner: ProcessRunner = ProcessRunner(),
+        race: BaseRace = BaseRace()
     ) {
         self.originURL = originURL
         self.baseBranch = baseBranch
@@ -56,6 +57,7 @@ public struct LocalForge: Forge {
         self.workRoot = workRoot
         self.git = git
         self.runner = runner
+        self.race = race
     }
 
     /// The pull request of `branch`: its current head in the origin. `title` is not stored.
@@ -103,17 +105,18 @@ public struct LocalForge: Forge {
     ///
     /// Returns ``MergeResult/alreadyMerged(sha:)`` when the base contains `headSHA` already,
     /// and ``MergeResult/conflict(files:message:)`` (the origin untouched) when it conflicts.
-    /// When another push moves the base between this merge and its push, the merge is redone
-    /// on the new base, up to three times.
+    /// When another push moves the base or holds its ref while this merge is pushed (a lost
+    /// race, ``PushRefusal/isRace``), the merge is redone on the refetched base, up to
+    /// ``BaseRace/redoLimit`` times.
     ///
     /// - Throws: ``ForgeError`` with code `baseKeptMoving` when every attempt lost that race,
     ///   `commitNotFound` when the origin lacks `headSHA`, `gitFailed` for other git failures.
     public func merge(branch: String, headSHA: String, title: String) async throws -> MergeResult {
         try await withScratchClone(purpose: "merge-\(Self.slug(branch))", branch: baseBranch, operation: "merge \(branch)") { dir in
             let base = "origin/\(baseBranch)"
-            var rejection: GitError?
-            for attempt in 1...Self.mergeAttempts {
-                if attempt > 1 {
+            var redone = 0
+            while true {
+                if redone > 0 {
                     try await git.fetch(in: dir)
                     try await git.run(["reset", "--quiet", "--hard", base], in: dir)
                 }
@@ -128,21 +131,27 @@ public struct LocalForge: Forge {
                     return .alreadyMerged(sha: sha)
                 case .merged(let sha):
                     do {
-                        // Never forced: a rejected push means the base moved, and the merge
-                        // must be made again on top of it.
+                        // Never forced: a refused push means the base moved (or was being moved),
+                        // and the merge must be made again on top of it.
                         try await git.push(refspec: "HEAD:refs/heads/\(baseBranch)", in: dir)
                         return .merged(sha: sha)
-                    } catch let error as GitError where error.code == .pushRejected {
-                        rejection = error
+                    } catch let error as GitError {
+                        switch race.action(for: error.refusal, redone: redone) {
+                        case .redoOnNewBase:
+                            redone += 1
+                        case .marshalAgain:
+                            throw ForgeError(
+                                code: .baseKeptMoving,
+                                message: "\(baseBranch) in \(originURL) moved during each of \(redone + 1) attempts to merge \(branch); "
+                                    + "nothing was merged. Retry the merge when pushes to \(baseBranch) quieten down.",
+                                cause: error
+                            )
+                        case .notARace:
+                            throw error
+                        }
                     }
                 }
             }
-            throw ForgeError(
-                code: .baseKeptMoving,
-                message: "\(baseBranch) in \(originURL) moved during each of \(Self.mergeAttempts) attempts to merge \(branch); "
-                    + "nothing was merged. Retry the merge when pushes to \(baseBranch) quieten down.",
-                cause: rejection
-            )
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import KeelAgents
+import KeelCore
 
 /// git, driven through its command line.
 ///
@@ -165,12 +166,24 @@ public struct Git: Sendable {
 
     /// Pushes `refspec` (e.g. `HEAD:refs/heads/main`) to `remote`.
     ///
+    /// With `expecting`, the push replaces the destination only while it is at that commit
+    /// (`--force-with-lease=<ref>:<sha>`; the empty string: only while it does not exist), so a
+    /// commit someone else pushed there is never overwritten.
+    ///
+    /// ```swift
+    /// try await git.push(refspec: "HEAD:refs/heads/keel/42", expecting: recordedHead, in: clone)
+    /// ```
     /// - Throws: ``GitError`` with code ``GitError/Code-swift.struct/pushRejected`` when the
     ///   remote branch has moved on (not a fast-forward and not `force`); other refusals, such
-    ///   as a remote hook's, are ``GitError/Code-swift.struct/commandFailed``.
-    public func push(remote: String = "origin", refspec: String, force: Bool = false, in dir: String) async throws {
+    ///   as a remote hook's, are ``GitError/Code-swift.struct/commandFailed``. Every refusal
+    ///   carries ``GitError/refusal``: a lost race, a broken lease, or a declined push.
+    public func push(remote: String = "origin", refspec: String, force: Bool = false, expecting: String? = nil, in dir: String) async throws {
         var args = ["push", "--porcelain"]
         if force { args.append("--force") }
+        if let expecting {
+            let destination = refspec.split(separator: ":", maxSplits: 1).last.map(String.init) ?? refspec
+            args.append("--force-with-lease=\(destination):\(expecting)")
+        }
         args += [remote, refspec]
         let output = try await execute(args, in: dir)
         guard output.status != 0 else { return }
@@ -181,7 +194,8 @@ public struct Git: Sendable {
             advice: "Read the remote's reason above, fix what it names, then push again.",
             details: refused
         )
-        if refused.contains(where: { $0.contains("\t[rejected]") }) {
+        error.refusal = PushRefusal(gitOutput: (refused + [output.stderr]).joined(separator: "\n"))
+        if error.refusal == .moved {
             error.code = .pushRejected
             error.message = output.describeFailure(
                 advice: "\(remote) has commits that \(dir) lacks: fetch, integrate them, and push again.",

@@ -1,3 +1,5 @@
+public import KeelCore
+
 /// A git command that could not be run or did not succeed.
 ///
 /// The ``message`` names the command line, where it ran, the exit status and git's own
@@ -24,6 +26,8 @@ public struct GitError: Error, Sendable {
     public var standardError: String
     /// The underlying error, when git could not be started.
     public var cause: (any Error)?
+    /// Why the remote refused a push (``Git/push(remote:refspec:force:expecting:in:)`` sets it).
+    public var refusal: PushRefusal?
 
     /// Creates an error; prefer the codes and messages the ``Git`` methods produce.
     public init(

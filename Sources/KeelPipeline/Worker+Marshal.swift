@@ -27,11 +27,17 @@ extension Worker {
         try FileManager.default.createDirectory(atPath: paths.itemRoot, withIntermediateDirectories: true)
         try await env.git.clone(config.forge.local.origin, into: dir, branch: branch)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        // The recorded head is what was reviewed and checked; a descendant on the branch (an update
-        // pushed before a restart, or anyone's push) is not trusted: the update is made again from it.
+        // The recorded head is what was reviewed and checked; a descendant on the branch is not
+        // trusted: the update is made again from the head, and pushed over the branch only when its
+        // tip is a head Keel recorded (``pushBranch``), so someone else's commit is never overwritten.
         guard try await env.git.revParse(head, in: dir) != nil,
             try await env.git.isAncestor(head, of: "HEAD", in: dir)
         else {
+            // A tip Keel never recorded is someone's commit: a person decides, before any agent
+            // runs again and before anything could be pushed over it.
+            if let tip = try await env.git.revParse("HEAD", in: dir), try await !store.recordedHeads(of: item.id).contains(tip) {
+                return .settled(try await foreignBranch(lease, tip: tip, branch: branch, dir: dir))
+            }
             return .settled(
                 try await fail(
                     item, lease, stage: "merge", outcome: .retryableFailure, signature: "branch_moved", errorClass: .transient,
@@ -69,7 +75,7 @@ extension Worker {
                     return .settled(settled)
                 }
             }
-            if let refused = try await pushUpdate(item, lease, dir: dir, branch: branch) { return .settled(refused) }
+            if let refused = try await pushUpdate(item, lease, head: candidate, dir: dir, branch: branch) { return .settled(refused) }
         }
         guard candidate != head else { return .merge(head: head, note: nil) }
         // The updated head must pass the checks as the original did.
@@ -86,11 +92,14 @@ extension Worker {
         return .merge(head: candidate, note: note ?? "brought up to date with \(base)")
     }
 
-    /// Pushes the updated branch through the pre-push guard; the item's settled state when the
-    /// guard or the push refused.
-    private func pushUpdate(_ item: WorkItem, _ lease: Lease, dir: String, branch: String) async throws -> (WorkItem, Lease)? {
+    /// Pushes the updated branch (`head`, checked out in `dir`) through the pre-push guard, over
+    /// a tip Keel recorded only, and records `head` as the item's; the item's settled state when
+    /// the guard or the push refused, or the branch holds someone else's commit.
+    private func pushUpdate(_ item: WorkItem, _ lease: Lease, head: String, dir: String, branch: String) async throws -> (WorkItem, Lease)? {
         do {
-            try await env.git.push(refspec: "HEAD:refs/heads/\(branch)", force: true, in: dir)
+            if let foreign = try await pushBranch(item, lease, head: head, branch: branch, in: dir) { return foreign }
+            // Recorded at once: after a restart or a lost race, this update is Keel's, not a stranger's.
+            try await store.recordHead(lease, head: head, now: env.clock.now())
             return nil
         } catch let error as GitError where error.standardError.contains("keel guard: refused") {
             // Nothing merges with conflict markers: a resolution the guard refuses goes to a person.
@@ -176,7 +185,9 @@ extension Worker {
                 _ = try await env.git.run(["-c", "user.name=keel", "-c", "user.email=keel@localhost", "commit", "--no-edit", "-m", message], in: dir)
             }
             resolvedHead = try await env.git.revParse("HEAD", in: dir)
-            if let refused = try await pushUpdate(item, lease, dir: dir, branch: branch) { return .settled(refused) }
+            if let resolvedHead, let refused = try await pushUpdate(item, lease, head: resolvedHead, dir: dir, branch: branch) {
+                return .settled(refused)
+            }
             if let resolvedHead {
                 let record = try await checks(kind: "ci", item: item, head: resolvedHead) {
                     try await env.forge.runChecks(branch: branch, headSHA: resolvedHead)

@@ -205,7 +205,7 @@ struct Worker: Sendable {
                 summary: "the worker clone no longer holds the committed work; developing again", detail: "", backoff: false)
         }
         do {
-            try await env.git.push(refspec: "HEAD:refs/heads/\(branch)", force: true, in: paths.clone)
+            if let foreign = try await pushBranch(item, lease, head: head, branch: branch, in: paths.clone) { return foreign }
         } catch let error as GitError where error.standardError.contains("keel guard: refused") {
             // The guard found something positive: the agent must fix its work, with the guard's words.
             return try await fail(
@@ -336,7 +336,13 @@ struct Worker: Sendable {
             return settled
         }
         let updated = ItemChanges(headSHA: head == pushedHead ? nil : .some(head))
-        switch try await env.forge.merge(branch: branch, headSHA: head, title: "#\(item.id) \(item.title)") {
+        let result: MergeResult
+        do {
+            result = try await env.forge.merge(branch: branch, headSHA: head, title: "#\(item.id) \(item.title)")
+        } catch let error as ForgeError where error.code == .baseKeptMoving {
+            return try await lostRace(item, lease, branch: branch, message: error.message)
+        }
+        switch result {
         case .merged(let sha):
             let moved = try await move(
                 lease, .mergeCompleted, "merged \(branch) into \(base) as \(sha.prefix(7))" + (note.map { " (\($0))" } ?? ""), updated)
@@ -356,6 +362,27 @@ struct Worker: Sendable {
                 detail: Self.tail(message), backoff: false)
         }
     }
+
+    /// The base kept moving while the forge merged (issue 9, section 7): the marshal's to handle,
+    /// not the agent's. The item stays in its merge stage and is marshalled again after a backoff
+    /// (fetch, bring the branch up to date, check again, merge); its work is kept, no attempt
+    /// begins and no agent runs. After ``BaseRace/marshalTries`` such tries a person decides.
+    func lostRace(_ item: WorkItem, _ lease: Lease, branch: String, message: String) async throws -> (WorkItem, Lease) {
+        let race = Self.baseRace
+        let base = env.forge.baseBranch
+        let note = NewHistoryEntry(
+            stage: "merge", kind: "failure", signature: "merge_race", summary: "lost the race to push \(branch) into \(base)",
+            detail: Self.tail(message))
+        return try await retryInStage(
+            item, lease, note: note, maxTries: race.marshalTries, backoff: race.backoff, retryAfter: nil,
+            exhausted: { _ in "\(base) kept moving during \(race.marshalTries) marshal runs of \(branch); the work is kept on \(branch): \(message)" },
+            waiting: { tries, delay in
+                "#\(item.id) lost the race to merge into \(base); marshalling again (fetch, update, check, merge), try \(tries) of \(race.marshalTries) in \(String(format: "%.1f", delay)) s"
+            })
+    }
+
+    /// How a lost race to push into the base is retried.
+    static let baseRace = BaseRace()
 
     /// A merge the forge refused (field report, incident 4): a pending-check wording, singular or
     /// plural, or a moved base is retried with backoff, a bounded number of times; a policy refusal
@@ -400,6 +427,50 @@ struct Worker: Sendable {
     static let mergeRetries = 6
 
     // MARK: Shared steps
+
+    /// Pushes `head` (checked out in `dir`) to the item's `branch` on the origin, replacing only a
+    /// tip Keel recorded for the item or one `head` descends from, and only while it is still
+    /// there (issue 9, section 4). A tip that is someone else's commit is left alone and the item
+    /// goes to a person, naming it; nil when `head` is on the branch.
+    ///
+    /// - Throws: the push's ``GitError`` for any other refusal (the pre-push guard's included).
+    func pushBranch(_ item: WorkItem, _ lease: Lease, head: String, branch: String, in dir: String) async throws -> (WorkItem, Lease)? {
+        let origin = config.forge.local.origin
+        let tip = try await env.git.remoteBranchHead(url: origin, branch: branch)
+        var descends = false
+        if let tip, try await env.git.revParse(tip, in: dir) != nil { descends = try await env.git.isAncestor(tip, of: head, in: dir) }
+        let recorded = try await store.recordedHeads(of: item.id)
+        switch BranchPush.decide(tip: tip, head: head, recorded: recorded, tipIsAncestorOfHead: descends) {
+        case .upToDate:
+            return nil
+        case .foreign(let tip):
+            return try await foreignBranch(lease, tip: tip, branch: branch, dir: dir)
+        case .push(let expecting):
+            do {
+                try await env.git.push(refspec: "HEAD:refs/heads/\(branch)", expecting: expecting, in: dir)
+                return nil
+            } catch let error as GitError where error.refusal == .stale {
+                // Someone pushed between the look and the push: what is there now is theirs.
+                let now = try await env.git.remoteBranchHead(url: origin, branch: branch) ?? "(deleted)"
+                return try await foreignBranch(lease, tip: now, branch: branch, dir: dir)
+            }
+        }
+    }
+
+    /// A person decides about a commit on the item's branch that Keel did not push.
+    func foreignBranch(_ lease: Lease, tip: String, branch: String, dir: String) async throws -> (WorkItem, Lease) {
+        var who = ""
+        // Fetched so that the commit can be named by its author and subject.
+        _ = try? await env.git.run(["fetch", "--quiet", "origin", "refs/heads/\(branch)"], in: dir)
+        if let line = try? await env.git.run(["log", "-1", "--format=%an: %s", tip, "--"], in: dir) {
+            who = " (" + line.trimmingCharacters(in: .whitespacesAndNewlines) + ")"
+        }
+        let summary = "\(branch) on the origin holds \(tip.prefix(7))\(who), a commit Keel did not push; nothing was overwritten"
+        return try await move(
+            lease, .escalated,
+            "\(summary). A person decides: keep it (bring it into the work) or remove it from \(branch), then `keel retry`",
+            ItemChanges(history: [NewHistoryEntry(stage: "push", kind: "failure", signature: "branch_foreign", summary: summary, detail: tip)]))
+    }
 
     /// Reuses the stored run for this head when there is one (a resumed stage does not run CI twice).
     func checks(kind: String, item: WorkItem, head: String, run: () async throws -> CheckRun) async throws -> CheckRunRecord {

@@ -201,6 +201,20 @@ enum Migrations {
                     sql: "UPDATE ledger_breaks SET evidence = ?, fingerprint = ? WHERE id = ?", arguments: [evidence, fingerprint, row["id"]])
             }
         }
+        migrator.registerMigration("v9_item_heads") { db in
+            // Every head Keel recorded for an item: a branch tip that is none of these is someone
+            // else's commit, which no push of Keel's may overwrite.
+            try db.execute(
+                sql: """
+                    CREATE TABLE item_heads (
+                        item_id INTEGER NOT NULL REFERENCES work_items(id),
+                        head_sha TEXT NOT NULL,
+                        at TEXT NOT NULL,
+                        PRIMARY KEY (item_id, head_sha)
+                    ) WITHOUT ROWID;
+                    INSERT INTO item_heads (item_id, head_sha, at) SELECT id, head_sha, updated_at FROM work_items WHERE head_sha IS NOT NULL;
+                    """)
+        }
         return migrator
     }
 

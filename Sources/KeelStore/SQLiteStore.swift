@@ -568,6 +568,25 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func recordHead(_ lease: Lease, head: String, now: Date) async throws {
+        try await pool.write { db in
+            try Self.checkLease(db, lease)
+            try db.execute(sql: "UPDATE work_items SET head_sha = ? WHERE id = ?", arguments: [head, lease.itemID])
+            try Self.insertHead(db, itemID: lease.itemID, head: head, now: now)
+        }
+    }
+
+    public func recordedHeads(of itemID: Int64) async throws -> Set<String> {
+        try await pool.read { db in
+            Set(try String.fetchAll(db, sql: "SELECT head_sha FROM item_heads WHERE item_id = ?", arguments: [itemID]))
+        }
+    }
+
+    static func insertHead(_ db: Database, itemID: Int64, head: String, now: Date) throws {
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO item_heads (item_id, head_sha, at) VALUES (?, ?, ?)", arguments: [itemID, head, Timestamp.text(now)])
+    }
+
     public func checkRun(itemID: Int64, headSHA: String, kind: String) async throws -> CheckRunRecord? {
         try await pool.read { db in
             try Row.fetchOne(
@@ -801,6 +820,7 @@ public final class SQLiteStore: Store {
         }
         args.append(itemID)
         try db.execute(sql: "UPDATE work_items SET \(sets.joined(separator: ", ")) WHERE id = ?", arguments: StatementArguments(args))
+        if case .some(.some(let head)) = changes.headSHA { try insertHead(db, itemID: itemID, head: head, now: now) }
         try insertTransition(db, ledger, itemID: itemID, from: current, to: next, reason: reason, actor: actor, now: now)
         if !changes.history.isEmpty {
             let attempt = try Int.fetchOne(db, sql: "SELECT attempt FROM work_items WHERE id = ?", arguments: [itemID]) ?? 0

@@ -275,6 +275,12 @@ public protocol Store: Sendable {
     /// Lets a leased item wait without changing state (a gate waiting for checks, a merge retry):
     /// it is not claimed again before `until`. `note` goes to the item's history.
     func deferItem(_ lease: Lease, until: Date, note: NewHistoryEntry?, now: Date) async throws
+    /// Records `head`, a commit Keel pushed to the item's branch (the marshal's update), as the
+    /// item's head without changing its state.
+    func recordHead(_ lease: Lease, head: String, now: Date) async throws
+    /// Every head Keel recorded for the item (by a transition or ``recordHead(_:head:now:)``): a
+    /// branch tip outside this set is someone else's commit.
+    func recordedHeads(of itemID: Int64) async throws -> Set<String>
     func checkRun(itemID: Int64, headSHA: String, kind: String) async throws -> CheckRunRecord?
     func checkRuns(of itemID: Int64) async throws -> [CheckRunRecord]
 

@@ -1,5 +1,6 @@
 import Foundation
 import KeelCore
+import KeelForge
 import KeelGit
 import KeelPipeline
 import KeelStore
@@ -131,5 +132,76 @@ extension PipelineTests {
         try await Scheduler(environment: abortEnvironment).runUntilSettled()
         #expect(try await abortRig.store.item(aborted.id)?.state == .needsHuman)
         #expect(try await abortRig.store.transitions(of: aborted.id).last?.reason.contains("conflicts NOT resolved") == true)
+    }
+}
+
+/// A lost race to push the base (issue 9, section 7) is the marshal's, never the agent's.
+extension PipelineTests {
+    @Test func aBaseThatKeepsMovingDuringTheMergeIsMarshalledAgainWithoutASecondAgentRun() async throws {
+        let rig = try await rig(agent: "cat > /dev/null\nprintf 'item %s\\n' \"$KEEL_ITEM_ID\" > shared.txt\n")
+        defer { rig.tmp.remove() }
+        // A git that, before each of the forge's first three pushes to main, lands a colleague's
+        // commit there: with one redo per merge, the first merge gives up and the item must be
+        // marshalled again.
+        let racer = rig.tmp.path("racer")
+        try await rig.repos.git.clone(rig.origin, into: racer, branch: "main")
+        let racing = try Self.script(
+            """
+            case " $* " in
+            *" push --porcelain "*refs/heads/main*)
+                n=$(cat "$RACE_STATE" 2>/dev/null || echo 0)
+                if [ "$n" -lt 3 ]; then
+                    echo $((n + 1)) > "$RACE_STATE"
+                    echo "race $n" > "$RACE_CLONE/race-$n.txt"
+                    { git -C "$RACE_CLONE" add -A && git -c user.name=R -c user.email=r@x -C "$RACE_CLONE" commit -q -m "race $n" \\
+                        && git -C "$RACE_CLONE" push -q origin HEAD:refs/heads/main; } >&2 || exit 99
+                fi ;;
+            esac
+            exec git "$@"
+
+            """, named: "racing-git.sh", in: rig.tmp)
+        var environment = rig.environment
+        environment.forge = LocalForge(
+            originURL: rig.origin, baseBranch: "main", ciCommands: [CICommand(name: "ci", run: "sh ci.sh")], ciTimeout: .seconds(60),
+            workRoot: rig.tmp.path("forge"),
+            git: Git(executable: racing, environment: ["RACE_STATE": rig.tmp.path("races"), "RACE_CLONE": racer]),
+            race: BaseRace(redoLimit: 1))
+        let item = try await submit(rig, "raced")
+
+        try await Scheduler(environment: environment).runUntilSettled()
+
+        let final = try #require(try await rig.store.item(item.id))
+        #expect(final.state == .merged && final.attempt == 1, "\(rig.events.all.joined(separator: "\n"))")
+        #expect(try await rig.store.agentRuns(of: item.id).map(\.stage) == ["develop"])
+        let races = try await rig.store.history(of: item.id).filter { $0.signature == "merge_race" }
+        #expect(races.count == 1, "one marshal run lost its race: \(races.map(\.summary))")
+        #expect(try await rig.store.transitions(of: item.id).map(\.to).filter { $0 == .developing }.count == 1)
+        // The second marshal run brought the branch up to date with the colleagues' commits and merged it.
+        for n in 0..<3 { #expect(try await rig.repos.git.run(["show", "main:race-\(n).txt"], in: rig.origin) == "race \(n)\n") }
+        #expect(try await rig.repos.git.run(["show", "main:shared.txt"], in: rig.origin) == "item \(item.id)\n")
+    }
+}
+
+/// A branch rewritten by someone else before the merge (issue 9, section 4).
+extension PipelineTests {
+    @Test func aBranchSomeoneRewroteBeforeTheMergeGoesToAPersonWithoutASecondAgentRun() async throws {
+        // The inspect check plays the colleague: it replaces keel/item-1 with a commit of its own
+        // on the base, which the recorded head is not part of.
+        let rewrite = "git checkout -q --detach HEAD~1 && git -c user.name=Colleague -c user.email=c@x commit -q --allow-empty "
+            + "-m rewrite && git push -q -f origin HEAD:refs/heads/keel/item-1"
+        let rig = try await rig(
+            agent: "cat > /dev/null\nprintf 'item %s\\n' \"$KEEL_ITEM_ID\" > shared.txt\n",
+            extra: "inspect: {checks: [{name: rewrite, run: '\(rewrite)'}]}")
+        defer { rig.tmp.remove() }
+        let item = try await submit(rig, "rewritten")
+
+        try await rig.scheduler.runUntilSettled()
+
+        let final = try #require(try await rig.store.item(item.id))
+        #expect(final.state == .needsHuman, "\(rig.events.all.joined(separator: "\n"))")
+        let tip = try #require(try await rig.repos.git.remoteBranchHead(url: rig.origin, branch: "keel/item-1"))
+        let reason = try #require(try await rig.store.transitions(of: item.id).last?.reason)
+        #expect(reason.contains(String(tip.prefix(7))) && reason.contains("did not push"), "\(reason)")
+        #expect(try await rig.store.agentRuns(of: item.id).map(\.stage) == ["develop"])
     }
 }
