@@ -22,7 +22,6 @@ extension Worker {
         let (moved, newLease) = try await store.transition(
             lease, on: .mergedOutside, reason: reason, actor: Self.outsideMergeActor, now: now, changes: ItemChanges(), keepLease: true)
         env.events.emit(.transition(item: moved, from: from, to: moved.state, reason: reason, actor: Self.outsideMergeActor, at: now))
-        WorkspacePaths(root: config.workspaces, itemID: item.id).remove()
         return (moved, newLease)
     }
 

@@ -49,6 +49,9 @@ struct Worker: Sendable {
             }
             let held = lease
             try await uncancelled { try await store.release(held) }
+            // The clone goes once the item is merged, outside the stage's heartbeat: a renewal
+            // while it is removed would find the lease's state gone and report a lost lease.
+            if item.state == .merged { WorkspacePaths(root: config.workspaces, itemID: item.id).remove() }
         } catch is StageDeferred {
             // The stage let the item go to wait (checks not in yet, a merge to retry): nothing to release.
         } catch is CancellationError {
@@ -324,7 +327,6 @@ struct Worker: Sendable {
         // person's. Either way it is recorded, not merged (or marshalled) again.
         if let tip = await baseTip(containing: pushedHead, item: item) {
             let moved = try await move(lease, .mergeCompleted, "\(pushedHead.prefix(7)) is already in \(base) (\(tip.prefix(7))): recorded, not merged again", ItemChanges())
-            WorkspacePaths(root: config.workspaces, itemID: item.id).remove()
             return moved
         }
         let head: String
@@ -346,12 +348,10 @@ struct Worker: Sendable {
         case .merged(let sha):
             let moved = try await move(
                 lease, .mergeCompleted, "merged \(branch) into \(base) as \(sha.prefix(7))" + (note.map { " (\($0))" } ?? ""), updated)
-            WorkspacePaths(root: config.workspaces, itemID: item.id).remove()
             return moved
         case .alreadyMerged(let sha):
             let moved = try await move(
                 lease, .mergeCompleted, "\(head.prefix(7)) is already in \(base) (\(sha.prefix(7))): recorded, not merged again", updated)
-            WorkspacePaths(root: config.workspaces, itemID: item.id).remove()
             return moved
         case .refused(let message):
             return try await mergeRefused(item, lease, message: message)

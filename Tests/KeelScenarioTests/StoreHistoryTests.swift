@@ -98,6 +98,8 @@ private struct StoreProject {
         let user = try await UserProject.make(prefix: prefix)
         let initRun = try await keel(["init", "--agent", "command"], in: user.repo)
         try #require(initRun.outcome.termination == .exited(0), "\(initRun.stderr)")
+        // The script `keel init --agent command` names: `keel run` checks that it exists before anything else.
+        try user.writeAgent()
         return StoreProject(user: user, issue: try user.writeIssue("Add a greeting file.\n"))
     }
 
