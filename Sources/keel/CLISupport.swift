@@ -47,11 +47,18 @@ enum CLI {
         }
     }
 
-    /// What `keel check` finds wrong with `config` on this machine (`keel run` checks the same at startup).
-    static func problems(_ config: KeelConfig, directory: String, port: Int?) async -> [ConfigProblem] {
+    /// Runs `keel check`'s checks of `config` against this machine (`keel run` runs them at startup):
+    /// with any problem, prints each on its own line, then `summary` of their count ("2 problems"),
+    /// and exits 1.
+    static func requireNoProblems(_ config: KeelConfig, _ options: ConfigOption, port: Int?, summary: (String) -> String) async throws {
         let facts = await ConfigCheck.gather(
-            config, configDirectory: directory, environment: ProcessInfo.processInfo.environment, port: port)
-        return ConfigCheck.problems(config, facts: facts)
+            config, configDirectory: options.directory, environment: ProcessInfo.processInfo.environment, port: port)
+        let problems = ConfigCheck.problems(config, facts: facts)
+        guard problems.isEmpty else {
+            for problem in problems { err(problem.description) }
+            err(summary("\(problems.count) problem\(problems.count == 1 ? "" : "s")"))
+            throw ExitCode(1)
+        }
     }
 
     /// Opens the store with its signed ledger (the signing key is created on first use). Only

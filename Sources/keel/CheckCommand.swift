@@ -18,12 +18,7 @@ struct CheckCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try CLI.loadConfig(options)
-        let problems = await CLI.problems(config, directory: options.directory, port: port)
-        guard problems.isEmpty else {
-            for problem in problems { CLI.err(problem.description) }
-            CLI.err("\(problems.count) problem\(problems.count == 1 ? "" : "s") in \(options.absolutePath); fix them, then run `keel check` again")
-            throw ExitCode(1)
-        }
+        try await CLI.requireNoProblems(config, options, port: port) { "\($0) in \(options.absolutePath); fix them, then run `keel check` again" }
         CLI.out(
             "keel: \(options.absolutePath) is ready: agent \(config.agent.kind.rawValue), origin \(config.forge.local.origin) "
                 + "(\(config.forge.local.base)), \(config.ci.commands.count) CI command(s)\n")

@@ -27,12 +27,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try CLI.loadConfig(options)
         // The same checks as `keel check`: nothing is claimed on a configuration this machine cannot run.
-        let problems = await CLI.problems(config, directory: options.directory, port: port)
-        guard problems.isEmpty else {
-            for problem in problems { CLI.err(problem.description) }
-            CLI.err("keel run does not start with \(problems.count) problem\(problems.count == 1 ? "" : "s") in \(options.absolutePath); `keel check` lists them")
-            throw ExitCode(1)
-        }
+        try await CLI.requireNoProblems(config, options, port: port) { "keel run does not start with \($0) in \(options.absolutePath); `keel check` lists them" }
         // Every log line is redacted like the rest of Keel's output.
         LoggingSystem.bootstrap { label in RedactingLogHandler(StreamLogHandler.standardError(label: label)) }
         let store = try await CLI.openStore(config, .create(newStore: newStore))
