@@ -14,22 +14,7 @@ import Glibc
     @Test func aCommitSomeoneElsePushedToTheItemBranchIsKeptAndTheItemGoesToAPersonNamingIt() async throws {
         let project = try await UserProject.make(prefix: "keel-foreign")
         defer { project.tmp.remove() }
-        let config = """
-            project: greeter
-            forge:
-              local:
-                origin: \(project.origin)
-            ci:
-              commands: [sh tests/run.sh]
-            agent:
-              kind: command
-              command: [./keel-agent.sh]
-            scheduler:
-              workers: 1
-              poll_milliseconds: 50
-
-            """
-        try Data(config.utf8).write(to: URL(fileURLWithPath: project.repo + "/keel.yml"))
+        try project.writeConfig(scheduler: "workers: 1\npoll_milliseconds: 50")
         // While the agent works, a colleague pushes their own commit to keel/item-1.
         let colleague = project.tmp.path("colleague")
         try await project.repos.git.clone(project.origin, into: colleague, branch: "main")

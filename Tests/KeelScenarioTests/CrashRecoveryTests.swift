@@ -12,23 +12,14 @@ import Glibc
 /// `keel run` killed with SIGKILL in the middle of a stage, then started again.
 @Suite struct CrashRecoveryTests {
     static func config(origin: String) -> String {
-        """
-        project: greeter
-        forge:
-          local:
-            origin: \(origin)
-        ci:
-          commands: [sh tests/run.sh]
-        agent:
-          kind: command
-          command: [./keel-agent.sh]
-        scheduler:
-          workers: 2
-          lease_seconds: 5
-          poll_milliseconds: 100
-          backoff: {initial_seconds: 1, max_seconds: 2}
-
-        """
+        UserProject.config(
+            origin: origin,
+            scheduler: """
+                workers: 2
+                lease_seconds: 5
+                poll_milliseconds: 100
+                backoff: {initial_seconds: 1, max_seconds: 2}
+                """)
     }
 
     @Test func sigkillMidStageLosesNothingAndMergesNothingTwice() async throws {

@@ -51,8 +51,7 @@ import Glibc
             #expect(alert.contains("Invalid API key") && alert.contains("https://keel.example.com/items/1") && alert.contains("keel reimplement 1"), "\(alert)")
 
             // The page the alert links to, served by keel run.
-            let port = server.log.components(separatedBy: "serving http://127.0.0.1:").dropFirst().first?.prefix { $0.isNumber } ?? ""
-            let page = try await keelPage(port: String(port), path: "/items/1")
+            let page = try await keelPage(port: server.servingPort.map(String.init) ?? "", path: "/items/1")
             #expect(page.contains("Why it needs a person") && page.contains("Invalid API key") && page.contains("keel reimplement 1"), "\(page)")
 
             let answer = try await keel(["reimplement", "1", "--note", "wrong key was fixed; start over"], in: project.repo)
@@ -65,12 +64,5 @@ import Glibc
             #expect(try await project.baseLog().first == "Merge keel/item-1-v2: #1 Say hello")
             #expect(hook.requests.filter { $0.text.contains("needs_human") }.count == 1, "one alert per escalation")
         }
-    }
-
-    /// GET over loopback with curl (a real HTTP client, no test-only code path).
-    func keelPage(port: String, path: String) async throws -> String {
-        let run = try await ProcessRunner().capture(
-            ProcessSpec(executable: "/usr/bin/env", arguments: ["curl", "--silent", "--noproxy", "*", "http://127.0.0.1:\(port)\(path)"], wallClockLimit: .seconds(30)))
-        return run.stdout
     }
 }

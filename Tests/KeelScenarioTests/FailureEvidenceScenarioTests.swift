@@ -52,12 +52,12 @@ import Glibc
                 try await store.items().filter { $0.state == .needsHuman }.count == 3
             }
             let alerted = await eventually(seconds: 60) { hook.requests.filter { $0.text.contains("needs_human") }.count == 3 }
-            let port = String(server.log.components(separatedBy: "serving http://127.0.0.1:").dropFirst().first?.prefix { $0.isNumber } ?? "")
+            let port = server.servingPort.map(String.init) ?? ""
             var api: [Int: String] = [:]
             var pages: [Int: String] = [:]
             for id in 1...3 {
-                api[id] = try await get(port: port, path: "/api/items/\(id)")
-                pages[id] = try await get(port: port, path: "/items/\(id)")
+                api[id] = try await keelPage(port: port, path: "/api/items/\(id)")
+                pages[id] = try await keelPage(port: port, path: "/items/\(id)")
             }
             server.signal(SIGTERM)
             _ = await server.waitForExit()
@@ -81,12 +81,5 @@ import Glibc
             let exited = try await keel(["status", "3"], in: project.repo)
             #expect(exited.stdout.contains("exited with status 3") && !exited.stdout.contains("exited("), "\(exited.stdout)")
         }
-    }
-
-    /// GET over loopback with curl (a real HTTP client, no test-only code path).
-    func get(port: String, path: String) async throws -> String {
-        let run = try await ProcessRunner().capture(
-            ProcessSpec(executable: "/usr/bin/env", arguments: ["curl", "--silent", "--noproxy", "*", "http://127.0.0.1:\(port)\(path)"], wallClockLimit: .seconds(30)))
-        return run.stdout
     }
 }

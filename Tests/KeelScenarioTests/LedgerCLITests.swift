@@ -526,17 +526,6 @@ private func storeTime(_ text: String) throws -> Date {
 
 // MARK: - keel run over HTTP
 
-extension KeelServerProcess {
-    /// The port from `keel: serving http://HOST:PORT ...`, once keel run has logged it.
-    fileprivate var servingPort: Int? {
-        guard let line = log.split(separator: "\n").first(where: { $0.contains("serving http://") }),
-            let address = line.split(separator: " ").first(where: { $0.hasPrefix("http://") }),
-            let port = address.split(separator: ":").last
-        else { return nil }
-        return Int(port)
-    }
-}
-
 /// Plain HTTP to `keel run` on loopback, redirects reported rather than followed.
 private struct LoopbackHTTP {
     struct Reply { var status: Int; var body: String; var location: String? }

@@ -14,22 +14,7 @@ import Glibc
     @Test func workersFinishingTogetherMergeEveryItemWithOneAgentRunEach() async throws {
         let project = try await UserProject.make(prefix: "keel-race")
         defer { project.tmp.remove() }
-        let config = """
-            project: greeter
-            forge:
-              local:
-                origin: \(project.origin)
-            ci:
-              commands: [sh tests/run.sh]
-            agent:
-              kind: command
-              command: [./keel-agent.sh]
-            scheduler:
-              workers: 4
-              poll_milliseconds: 50
-
-            """
-        try Data(config.utf8).write(to: URL(fileURLWithPath: project.repo + "/keel.yml"))
+        try project.writeConfig(scheduler: "workers: 4\npoll_milliseconds: 50")
         // Every agent works the same second and writes its own file: the four workers reach the
         // merge together, and no two changes conflict.
         try project.writeAgent(sleepSeconds: 1)

@@ -57,6 +57,25 @@ final class KeelServerProcess: @unchecked Sendable {
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// The port from `keel: serving http://HOST:PORT ...`, once keel run has logged it.
+    var servingPort: Int? {
+        guard let line = log.split(separator: "\n").first(where: { $0.contains("serving http://") }),
+            let address = line.split(separator: " ").first(where: { $0.hasPrefix("http://") }),
+            let port = address.split(separator: ":").last
+        else { return nil }
+        return Int(port)
+    }
+}
+
+/// GET `path` from the `keel run` serving on `port`, over loopback with curl (a real HTTP client,
+/// no test-only code path); the body.
+func keelPage(port: String, path: String) async throws -> String {
+    try await ProcessRunner().capture(
+        ProcessSpec(
+            executable: "/usr/bin/env", arguments: ["curl", "--silent", "--noproxy", "*", "http://127.0.0.1:\(port)\(path)"],
+            wallClockLimit: .seconds(30))
+    ).stdout
 }
 
 /// Polls `condition` until it holds or `seconds` pass; true when it held.
@@ -124,6 +143,30 @@ struct UserProject {
         let path = repo + "/" + name
         try Data(script.utf8).write(to: URL(fileURLWithPath: path))
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+    }
+
+    /// The project's keel.yml: its origin, `tests/run.sh` as CI, `./keel-agent.sh` as a command
+    /// agent, and `scheduler` (YAML lines, indented under `scheduler:`).
+    static func config(origin: String, scheduler: String) -> String {
+        """
+        project: greeter
+        forge:
+          local:
+            origin: \(origin)
+        ci:
+          commands: [sh tests/run.sh]
+        agent:
+          kind: command
+          command: [./keel-agent.sh]
+        scheduler:
+        \(scheduler.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+
+        """
+    }
+
+    /// Writes ``config(origin:scheduler:)`` as the project's keel.yml.
+    func writeConfig(scheduler: String) throws {
+        try Data(Self.config(origin: origin, scheduler: scheduler).utf8).write(to: URL(fileURLWithPath: repo + "/keel.yml"))
     }
 
     func writeIssue(_ text: String, name: String = "issue.md") throws -> String {

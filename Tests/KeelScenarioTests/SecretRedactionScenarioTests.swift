@@ -73,10 +73,10 @@ import Glibc
             #expect(escalated && alerted, "keel run said:\n\(server.log)")
 
             // Every page keel run serves about the item and the ledger.
-            let port = String(server.log.components(separatedBy: "serving http://127.0.0.1:").dropFirst().first?.prefix { $0.isNumber } ?? "")
+            let port = server.servingPort.map(String.init) ?? ""
             var served: [String: String] = [:]
             for path in ["/items/1", "/api/items/1", "/api/items", "/api/ledger", "/metrics"] {
-                served[path] = try await curl(port: port, path: path)
+                served[path] = try await keelPage(port: port, path: path)
             }
             #expect(served["/items/1"]?.contains("Invalid API key [REDACTED]") == true, "\(served["/items/1"] ?? "")")
             let databaseWhileRunning = Self.bytes(database) + Self.bytes(database + "-wal")
@@ -179,14 +179,5 @@ import Glibc
 
     static func bytes(_ path: String) -> Data {
         (try? Data(contentsOf: URL(fileURLWithPath: path))) ?? Data()
-    }
-
-    /// GET over loopback with curl (a real HTTP client).
-    func curl(port: String, path: String) async throws -> String {
-        try await ProcessRunner().capture(
-            ProcessSpec(
-                executable: "/usr/bin/env", arguments: ["curl", "--silent", "--noproxy", "*", "http://127.0.0.1:\(port)\(path)"],
-                wallClockLimit: .seconds(30))
-        ).stdout
     }
 }
