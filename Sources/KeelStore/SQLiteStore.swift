@@ -259,7 +259,15 @@ public final class SQLiteStore: Store {
 
     public func renew(_ lease: Lease, now: Date, leaseSeconds: Double) async throws -> Lease {
         try await pool.write { db in
-            try Self.checkLease(db, lease)
+            // The token alone says whether the lease is still held: the holder's own transitions
+            // keep it (a heartbeat renewing while its stage moves the item is not a lost lease);
+            // a person's decision, a release or a takeover after expiry replace or clear it.
+            let token = try String?.fetchOne(db, sql: "SELECT lease_token FROM work_items WHERE id = ?", arguments: [lease.itemID]) ?? nil
+            guard token == lease.token else {
+                throw StoreError(
+                    .staleLease,
+                    "lease of \(lease.owner) on item #\(lease.itemID) is no longer valid (lease \(token == nil ? "released" : "taken over")): the renewal was refused")
+            }
             let expires = now.addingTimeInterval(leaseSeconds)
             try db.execute(
                 sql: "UPDATE work_items SET lease_expires_at = ? WHERE id = ?", arguments: [Timestamp.text(expires), lease.itemID])
