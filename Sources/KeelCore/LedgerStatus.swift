@@ -46,10 +46,12 @@ public enum LedgerPolicy {
     /// The default time a person has to decide on a break.
     public static let defaultDecisionWindow: TimeInterval = 72 * 3600
 
-    /// The worst state over all breaks: a flagged chain stays flagged while a new break is pending.
+    /// The worst state over all breaks: a flagged chain stays flagged while a new break is pending,
+    /// and a break that timed out stays flagged whatever is decided on it later.
     public static func status(of breaks: [BreakState], now: Date) -> LedgerStatus {
         var pending = false
         for b in breaks {
+            if b.timedOut { return .brokenDeclared }
             switch b.decision {
             case .validate: continue
             case .ignore, .reject: return .brokenDeclared

@@ -323,7 +323,7 @@ public final class SQLiteStore: Store {
                 db, ledger, itemID: itemID, from: current, outcome: outcome, reason: reason, actor: actor, now: now, changes: changes)
             if outcome == .humanRetry || outcome == .cancelRequested, let ledger {
                 try LedgerAppender.append(
-                    db, ledger, kind: "human_decision", subject: "item:\(itemID)",
+                    db, ledger, kind: "human_decision",
                     fields: [
                         "item_id": .integer(itemID), "decision": .string(outcome == .humanRetry ? "retry" : "cancel"),
                         "by": .string(actor), "reason": .string(reason),
@@ -487,7 +487,7 @@ public final class SQLiteStore: Store {
             let itemID: Int64 = row["item_id"]
             if let ledger {
                 try LedgerAppender.append(
-                    db, ledger, kind: "agent_run", subject: "run:\(runID)",
+                    db, ledger, kind: "agent_run",
                     fields: [
                         "run_id": .integer(runID), "item_id": .integer(itemID), "attempt": LedgerPayload.int(row["attempt"] as Int?),
                         "stage": .string(row["stage"]), "agent": .string(row["agent"]), "outcome": .string(outcome),
@@ -513,7 +513,7 @@ public final class SQLiteStore: Store {
                 sql: "UPDATE work_items SET spent_micros = spent_micros + ? WHERE id = ?", arguments: [cost.costMicros, itemID])
             if let ledger {
                 try LedgerAppender.append(
-                    db, ledger, kind: "cost_event", subject: "item:\(itemID)",
+                    db, ledger, kind: "cost_event",
                     fields: [
                         "run_id": .integer(runID), "item_id": .integer(itemID), "tenant": .string(row["tenant"]),
                         "repo": .string(row["repo"]), "agent": .string(row["agent"]), "model": LedgerPayload.text(cost.model),
@@ -853,7 +853,7 @@ public final class SQLiteStore: Store {
             arguments: [itemID, from?.rawValue, to.rawValue, reason, actor, Timestamp.text(now)])
         guard let ledger else { return }
         try LedgerAppender.append(
-            db, ledger, kind: "state_transition", subject: "item:\(itemID)",
+            db, ledger, kind: "state_transition",
             fields: [
                 "item_id": .integer(itemID), "transition_id": .integer(db.lastInsertedRowID), "from_state": LedgerPayload.text(from?.rawValue),
                 "to_state": .string(to.rawValue), "reason": .string(reason), "actor": .string(actor), "at": LedgerPayload.unix(now),

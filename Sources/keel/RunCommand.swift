@@ -48,8 +48,9 @@ struct RunCommand: AsyncParsableCommand {
             let dispatcher =
                 channels.isEmpty
                 ? nil : AlertDispatcher(channels: channels, logger: logger, redactor: config.redactor(environment: processEnvironment))
+            guard let signer = store.ledger?.signer else { throw PipelineError(.misconfigured, "the store was opened without its ledger key") }
             ledger = LedgerService(
-                store: store, signer: try LedgerSetup.settings(config).signer, backup: LedgerSetup.backup(config),
+                store: store, signer: signer, backup: LedgerSetup.backup(config),
                 alerts: dispatcher, publicURL: links, clock: SystemWallClock(), events: CLI.printer)
             // needs_human goes to the same channels as ledger breaks.
             escalations = EscalationNotifier(store: store, alerts: dispatcher, publicURL: links, events: CLI.printer)

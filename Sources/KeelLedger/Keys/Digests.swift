@@ -13,7 +13,7 @@ func hexString(_ bytes: some Sequence<UInt8>) -> String {
 }
 
 /// SHA-256 of `bytes` as lowercase hex.
-func sha256Hex(_ bytes: [UInt8]) -> String {
+public func sha256Hex(_ bytes: [UInt8]) -> String {
     hexString(SHA256.hash(data: bytes))
 }
 

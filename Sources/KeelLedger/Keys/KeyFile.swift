@@ -103,16 +103,16 @@ public struct KeyFile: Sendable {
             throw LedgerError(.io, "there is no prepared rotation at \(pendingRotationPath); call prepareRotation first")
         }
         guard rename(pendingRotationPath, path) == 0 else {
-            throw posixFailure("could not move \(pendingRotationPath) to \(path)")
+            throw Self.posixFailure("could not move \(pendingRotationPath) to \(path)")
         }
-        syncDirectory(of: path)
+        Self.syncDirectory(of: path)
         return next
     }
 
     /// Deletes a prepared rotation that will not be committed.
     public func discardRotation() throws(LedgerError) {
         if unlink(pendingRotationPath) != 0, errno != ENOENT {
-            throw posixFailure("could not delete \(pendingRotationPath)")
+            throw Self.posixFailure("could not delete \(pendingRotationPath)")
         }
     }
 
@@ -132,11 +132,11 @@ public struct KeyFile: Sendable {
         let descriptor = open(file, O_RDONLY | O_CLOEXEC)
         if descriptor < 0 {
             if errno == ENOENT { return nil }
-            throw posixFailure("could not open the key file \(file)")
+            throw Self.posixFailure("could not open the key file \(file)")
         }
         defer { close(descriptor) }
         var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw posixFailure("could not stat the key file \(file)") }
+        guard fstat(descriptor, &status) == 0 else { throw Self.posixFailure("could not stat the key file \(file)") }
         guard status.st_mode & mode_t(S_IFMT) == mode_t(S_IFREG) else {
             throw LedgerError(.io, "the key file \(file) is not a regular file")
         }
@@ -154,7 +154,7 @@ public struct KeyFile: Sendable {
             let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
-                throw posixFailure("could not read the key file \(file)")
+                throw Self.posixFailure("could not read the key file \(file)")
             }
             if count == 0 { break }
             contents += chunk[0..<count]
@@ -195,6 +195,14 @@ public struct KeyFile: Sendable {
 
     /// Writes `identity` to `file` if no file is there; returns false if one already is.
     func create(_ file: String, with identity: SigningIdentity, signingSince: Int64? = nil) throws(LedgerError) -> Bool {
+        try Self.createExclusively(file, contents: try encode(identity, signingSince: signingSince), mode: 0o600)
+    }
+
+    /// Writes `contents` to `file` with `mode` if no file is there (creating its directory, mode
+    /// 0700); returns false if one already is. Written in full under a private name, then linked
+    /// into place: link(2) fails if the target exists, so a concurrent creator can't be overwritten
+    /// and no reader ever sees a partial file.
+    static func createExclusively(_ file: String, contents: [UInt8], mode: mode_t) throws(LedgerError) -> Bool {
         let directory = (file as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             do {
@@ -204,31 +212,27 @@ public struct KeyFile: Sendable {
                     attributes: [.posixPermissions: 0o700]
                 )
             } catch {
-                throw LedgerError(.io, "could not create the directory \(directory) for the key file", cause: error)
+                throw LedgerError(.io, "could not create the directory \(directory) for \(file)", cause: error)
             }
         }
-        let contents = try encode(identity, signingSince: signingSince)
-        // Written in full under a private name, then linked into place: link(2) fails if the
-        // target exists, so a concurrent creator can't be overwritten and no reader ever sees
-        // a partial key.
         let temporary = "\(file).tmp-\(UUID().uuidString.lowercased())"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(0o600))
-        guard descriptor >= 0 else { throw posixFailure("could not create \(temporary)") }
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard descriptor >= 0 else { throw Self.posixFailure("could not create \(temporary)") }
         defer { unlink(temporary) }
         do {
             defer { close(descriptor) }
-            _ = fchmod(descriptor, mode_t(0o600))  // umask may have removed the owner's read bit
-            try writeAll(contents, to: descriptor, named: temporary)
+            _ = fchmod(descriptor, mode)  // umask may have removed the owner's read bit
+            try Self.writeAll(contents, to: descriptor, named: temporary)
         }
         if link(temporary, file) != 0 {
             if errno == EEXIST { return false }
             guard errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP else {
-                throw posixFailure("could not put the key file in place at \(file)")
+                throw Self.posixFailure("could not put \(file) in place")
             }
-            // A file system without hard links: create the file itself, still exclusively and 0600.
-            return try createDirectly(file, contents: contents)
+            // A file system without hard links: create the file itself, still exclusively.
+            return try createDirectly(file, contents: contents, mode: mode)
         }
-        syncDirectory(of: file)
+        Self.syncDirectory(of: file)
         return true
     }
 
@@ -254,48 +258,48 @@ public struct KeyFile: Sendable {
         let contents = try encode(identity, signingSince: since)
         let temporary = "\(path).tmp-\(UUID().uuidString.lowercased())"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(0o600))
-        guard descriptor >= 0 else { throw posixFailure("could not create \(temporary)") }
+        guard descriptor >= 0 else { throw Self.posixFailure("could not create \(temporary)") }
         defer { unlink(temporary) }
         do {
             defer { close(descriptor) }
             _ = fchmod(descriptor, mode_t(0o600))
-            try writeAll(contents, to: descriptor, named: temporary)
+            try Self.writeAll(contents, to: descriptor, named: temporary)
         }
         guard let current = try loadContents(path), current.identity.privateKeyRawRepresentation == identity.privateKeyRawRepresentation,
             current.signingSince == nil
         else { return }
-        guard rename(temporary, path) == 0 else { throw posixFailure("could not record in \(path) that the key signs") }
-        syncDirectory(of: path)
+        guard rename(temporary, path) == 0 else { throw Self.posixFailure("could not record in \(path) that the key signs") }
+        Self.syncDirectory(of: path)
     }
 
-    func createDirectly(_ file: String, contents: [UInt8]) throws(LedgerError) -> Bool {
-        let descriptor = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(0o600))
+    static func createDirectly(_ file: String, contents: [UInt8], mode: mode_t) throws(LedgerError) -> Bool {
+        let descriptor = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         if descriptor < 0 {
             if errno == EEXIST { return false }
-            throw posixFailure("could not create the key file \(file)")
+            throw Self.posixFailure("could not create the key file \(file)")
         }
         defer { close(descriptor) }
-        _ = fchmod(descriptor, mode_t(0o600))
-        try writeAll(contents, to: descriptor, named: file)
-        syncDirectory(of: file)
+        _ = fchmod(descriptor, mode)
+        try Self.writeAll(contents, to: descriptor, named: file)
+        Self.syncDirectory(of: file)
         return true
     }
 
-    func writeAll(_ contents: [UInt8], to descriptor: Int32, named file: String) throws(LedgerError) {
+    static func writeAll(_ contents: [UInt8], to descriptor: Int32, named file: String) throws(LedgerError) {
         var written = 0
         while written < contents.count {
             let count = contents[written...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
-                throw posixFailure("could not write \(file)")
+                throw Self.posixFailure("could not write \(file)")
             }
             written += count
         }
-        guard fsync(descriptor) == 0 else { throw posixFailure("could not flush \(file) to disk") }
+        guard fsync(descriptor) == 0 else { throw Self.posixFailure("could not flush \(file) to disk") }
     }
 
     /// Makes a new directory entry durable (best effort: some file systems refuse).
-    func syncDirectory(of file: String) {
+    static func syncDirectory(of file: String) {
         let directory = (file as NSString).deletingLastPathComponent
         let descriptor = open(directory.isEmpty ? "." : directory, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return }
@@ -303,7 +307,7 @@ public struct KeyFile: Sendable {
         close(descriptor)
     }
 
-    func posixFailure(_ what: String) -> LedgerError {
+    static func posixFailure(_ what: String) -> LedgerError {
         let code = errno
         return LedgerError(.io, "\(what): \(String(cString: strerror(code)))", cause: POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO))
     }

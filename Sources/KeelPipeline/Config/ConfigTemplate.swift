@@ -223,6 +223,8 @@ public enum ConfigTemplate {
             "  # hash chain; a break in it is detected, alerted and left for a person to decide on.",
             "  # key: the Ed25519 signing key, created with mode 0600 on first use (default: \(KeelConfig.DefaultPath.ledgerKey)).",
             "  key: \(quoted(KeelConfig.DefaultPath.ledgerKey))",
+            "  # public_key: the base64 Ed25519 public key the chain starts with, to pin it; by default it is read from",
+            "  # the genesis file written beside the key when the key is created (signing-key.genesis.json).",
             "  # checkpoint_every: events between two signed checkpoints, from which startup verification resumes,",
             "  # at least 1 (default: \(ledger.checkpointEvery)).",
             "  checkpoint_every: \(ledger.checkpointEvery)",

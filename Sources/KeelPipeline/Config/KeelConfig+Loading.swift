@@ -1,5 +1,6 @@
 import Foundation
 import KeelCore
+import KeelLedger
 import Yams
 
 extension KeelConfig {
@@ -333,7 +334,7 @@ private struct ConfigReader {
     }
 
     private func ledger(_ top: ConfigMapping) throws(ConfigError) -> KeelConfig.Ledger {
-        let section = try top.section("ledger", allowed: ["key", "checkpoint_every", "checkpoint_seconds", "decision_hours", "backup"])
+        let section = try top.section("ledger", allowed: ["key", "checkpoint_every", "checkpoint_seconds", "decision_hours", "backup", "public_key"])
         let defaults = KeelConfig.Ledger()
 
         var backup: KeelConfig.LedgerBackupConfig?
@@ -345,13 +346,26 @@ private struct ConfigReader {
             let branch = try backupSection.optional("branch")?.nonEmptyText("a branch name") ?? KeelConfig.LedgerBackupConfig(remote: remote).branch
             backup = KeelConfig.LedgerBackupConfig(remote: remote, branch: branch)
         }
+        var publicKey: String?
+        if let node = section.optional("public_key") {
+            let text = try node.nonEmptyText("the base64 Ed25519 public key the ledger starts with")
+            do {
+                _ = try AgentKey(base64: text)
+            } catch {
+                throw node.error(
+                    .invalidValue,
+                    "is not a base64 Ed25519 public key (\(error.message)); copy public_key from the genesis file next to the signing key")
+            }
+            publicKey = text
+        }
 
         return KeelConfig.Ledger(
             key: try path(section.optional("key"), default: KeelConfig.DefaultPath.ledgerKey),
             checkpointEvery: try section.optional("checkpoint_every")?.integer(in: 1...Int.max) ?? defaults.checkpointEvery,
             checkpointSeconds: try section.optional("checkpoint_seconds")?.integer(in: 1...Int.max) ?? defaults.checkpointSeconds,
             decisionHours: try section.optional("decision_hours")?.integer(in: 1...Int.max) ?? defaults.decisionHours,
-            backup: backup
+            backup: backup,
+            publicKey: publicKey
         )
     }
 

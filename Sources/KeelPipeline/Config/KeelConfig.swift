@@ -419,6 +419,9 @@ extension KeelConfig {
         public var decisionHours: Int
         /// The git repository the ledger is copied to (`backup`); `nil`, the default, means no backup.
         public var backup: LedgerBackupConfig?
+        /// The base64 Ed25519 public key the chain starts with (`public_key`): pins the genesis key,
+        /// which is otherwise read from the genesis file next to the signing key; `nil` by default.
+        public var publicKey: String?
 
         /// Creates ledger settings; the defaults are those of an omitted section (the default `key` is
         /// relative: pass an absolute path, as loading does).
@@ -427,9 +430,11 @@ extension KeelConfig {
             checkpointEvery: Int = 1000,
             checkpointSeconds: Int = 3600,
             decisionHours: Int = 72,
-            backup: LedgerBackupConfig? = nil
+            backup: LedgerBackupConfig? = nil,
+            publicKey: String? = nil
         ) {
             self.key = key
+            self.publicKey = publicKey
             self.checkpointEvery = checkpointEvery
             self.checkpointSeconds = checkpointSeconds
             self.decisionHours = decisionHours

@@ -78,56 +78,24 @@ public actor LedgerService {
         return verification
     }
 
-    /// Verifies the events after the last checkpoint (all of them when there is none).
+    /// Verifies the events after the last verified checkpoint (see ``ResumePoint``; all of them
+    /// when there is none), every column of those rows against their texts, and the break rows
+    /// against their stamps.
     public func verifyIncrementally() async throws -> Verification {
-        let keys = try await knownKeys()
-        guard let checkpoint = try await store.lastCheckpoint() else { return try await verifyAll() }
-        var found: [DetectedBreak] = []
-        let after = try await store.ledgerEvents(after: checkpoint.seq, limit: nil)
-        do {
-            let stamp = try Stamp.parse(checkpoint.event)
-            guard let key = keys[stamp.agentID] else {
-                found.append(
-                    DetectedBreak(
-                        seq: checkpoint.seq, kind: "unknown_key", expected: signer.agentID, found: stamp.agentID,
-                        message: "the checkpoint at seq \(checkpoint.seq) is signed by a key this ledger does not know"))
-                return try await record(found, checked: 1, from: checkpoint.seq)
-            }
-            if !stamp.isSigned(by: key) || stamp.hash != checkpoint.hash {
-                // A checkpoint that cannot be trusted cannot shorten verification.
-                return try await verifyAll()
-            }
-            if let record = Checkpoint.Record(payload: stamp.payload), record.size != checkpoint.seq - 1 {
-                found.append(
-                    DetectedBreak(
-                        seq: checkpoint.seq, kind: "seq_gap", expected: String(checkpoint.seq - 1), found: String(record.size),
-                        message: "the checkpoint at seq \(checkpoint.seq) records \(record.size) events before it"))
-            }
-            let verifier = ChainVerifier(identity: key)
-            let report = await verifier.verify(
-                texts: after.map(\.event), from: Checkpoint(trusting: stamp, at: Int(checkpoint.seq - 1), signer: key))
-            found += report.breaks.map(Self.detected)
-        } catch {
-            return try await verifyAll()
-        }
-        return try await record(found, checked: after.count + 1, from: checkpoint.seq)
+        guard let point = try await store.ledgerResumePoint() else { return try await verifyAll() }
+        let after = try await store.ledgerEvents(after: point.seq, limit: nil)
+        let report = await ChainVerifier(identity: try genesis()).verify(texts: after.map(\.event), from: point.checkpoint)
+        let found = report.breaks.map(Self.detected) + after.flatMap { LedgerRowCheck.problems($0) }
+        return try await record(found, checked: after.count + 1, from: point.seq)
     }
 
-    /// The full check of every event, using every core (`keel ledger verify`).
+    /// The full check of every event, using every core (`keel ledger verify`): from the genesis
+    /// key kept outside the database, every link, signature, rotation and checkpoint, and every
+    /// column of every row against its text.
     public func verifyAll() async throws -> Verification {
         let all = try await store.ledgerEvents(after: 0, limit: nil)
-        let identity = try await genesisKey(firstEvent: all.first)
-        let report = await ChainVerifier(identity: identity).verify(texts: all.map(\.event))
-        var found = report.breaks.map(Self.detected)
-        // Rows whose stored hash no longer matches their text (the verifier reads the texts).
-        for event in all {
-            if let stamp = try? Stamp.parse(event.event), stamp.hash != event.hash {
-                found.append(
-                    DetectedBreak(
-                        seq: event.seq, kind: "hash_mismatch", expected: event.hash, found: stamp.hash,
-                        message: "event \(event.seq) does not hash to the hash stored with it: its text was changed after it was written"))
-            }
-        }
+        let report = await ChainVerifier(identity: try genesis()).verify(texts: all.map(\.event))
+        let found = report.breaks.map(Self.detected) + all.flatMap { LedgerRowCheck.problems($0) }
         return try await record(found, checked: all.count, from: 0)
     }
 
@@ -251,23 +219,12 @@ public actor LedgerService {
         return Verification(checked: checked, found: found, newBreaks: new, from: from, restored: 0)
     }
 
-    /// Every key the chain has used, by agent id: the current one and each rotation's old one.
-    func knownKeys() async throws -> [String: AgentKey] {
-        var keys = [signer.agentID: signer.key]
-        // Only the rotations, through the kind index: startup must not read the whole ledger.
-        for event in try await store.ledgerEvents(ofKind: KeyRotation.eventType) {
-            if let stamp = try? Stamp.parse(event.event), let rotation = try? KeyRotation(payload: stamp.payload) {
-                keys[rotation.previous.agentID] = rotation.previous
-                keys[rotation.next.agentID] = rotation.next
-            }
+    /// The anchor every verification starts from.
+    func genesis() throws -> AgentKey {
+        guard let ledger = store.ledger else {
+            throw PipelineError(.misconfigured, "the store was opened without its ledger settings: nothing to verify the ledger against")
         }
-        return keys
-    }
-
-    /// The key that started the chain: the first rotation's old key, or the current key.
-    func genesisKey(firstEvent: LedgerEventRecord?) async throws -> AgentKey {
-        guard let first = firstEvent, let stamp = try? Stamp.parse(first.event) else { return signer.key }
-        return try await knownKeys()[stamp.agentID] ?? signer.key
+        return ledger.genesis
     }
 
     func note(_ message: String) {

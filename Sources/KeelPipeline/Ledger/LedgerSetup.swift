@@ -1,18 +1,42 @@
 public import AsyncHTTPClient
 public import Foundation
-import KeelLedger
+public import KeelLedger
 public import KeelStore
 
 /// Builds the ledger's parts from `keel.yml`: the signing key, the backup, the alert channels.
 public enum LedgerSetup {
-    /// The store's ledger settings, creating the signing key (mode 0600) on first use and
-    /// recording in it that it signs a store's ledger (see ``StoreOpening``).
+    /// The store's ledger settings: the signing key (created, mode 0600, only for a ledger with no
+    /// events, and recorded as signing before it signs anything, see ``StoreOpening``) and the
+    /// genesis key every verification starts from (see ``LedgerAnchoring``).
+    ///
+    /// - Throws: when the key is missing for a ledger that has events, or the anchor is missing
+    ///   or disagrees; the message says what to restore.
     public static func settings(_ config: KeelConfig, now: Date = Date()) throws -> LedgerSettings {
-        let signer = try KeyFile(path: config.ledger.key).loadForSigning(now: Int64(now.timeIntervalSince1970))
-        return LedgerSettings(
-            signer: signer, checkpointEvery: Int64(config.ledger.checkpointEvery),
-            checkpointSeconds: TimeInterval(config.ledger.checkpointSeconds),
-            decisionWindow: TimeInterval(min(config.ledger.decisionHours, 1_000_000)) * 3600)
+        let summary = try SQLiteStore.ledgerSummary(atPath: config.store.sqlite)
+        let events = summary?.count ?? 0
+        let keyFile = KeyFile(path: config.ledger.key)
+        let anchor = GenesisAnchor(keyPath: config.ledger.key)
+        let pinned = try config.ledger.publicKey.map { try AgentKey(base64: $0) }
+        let recorded = try anchor.load()
+        let paths = LedgerAnchoring.Paths(key: config.ledger.key, genesis: anchor.path)
+        let unix = Int64(now.timeIntervalSince1970)
+        var signer: SigningIdentity?
+        if events == 0 || FileManager.default.fileExists(atPath: config.ledger.key) {
+            signer = try keyFile.loadForSigning(now: unix)
+        }
+        switch LedgerAnchoring.decide(
+            pinned: pinned, recorded: recorded, signer: signer?.key, events: events, firstEvent: summary?.first, paths: paths)
+        {
+        case .refuse(let line):
+            throw PipelineError(.misconfigured, line)
+        case .use(let genesis, let record):
+            guard let signer else { throw PipelineError(.misconfigured, "there is no signing key at \(config.ledger.key)") }
+            if record { try anchor.record(genesis, createdAt: unix) }
+            return LedgerSettings(
+                signer: signer, genesis: genesis, checkpointEvery: Int64(config.ledger.checkpointEvery),
+                checkpointSeconds: TimeInterval(config.ledger.checkpointSeconds),
+                decisionWindow: TimeInterval(min(config.ledger.decisionHours, 1_000_000)) * 3600)
+        }
     }
 
     /// The git backup, when `ledger.backup` is configured; its working copy sits next to the key.

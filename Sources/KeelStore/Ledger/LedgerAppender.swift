@@ -20,108 +20,92 @@ enum LedgerAppender {
     /// Appends a stamp of `kind` carrying `fields` (plus `event_type` and `seq`), checking the
     /// head first, and a checkpoint after it when one is due. Returns the stamp's seq.
     @discardableResult
-    static func append(
-        _ db: Database, _ settings: LedgerSettings, kind: String, subject: String?, fields: JSONObject, now: Date
-    ) throws -> Int64 {
+    static func append(_ db: Database, _ settings: LedgerSettings, kind: String, fields: JSONObject, now: Date) throws -> Int64 {
         let position = try nextPosition(db, settings, now: now)
-        let appended = try write(db, settings, at: position, kind: kind, subject: subject, fields: fields, now: now)
+        let appended = try write(db, settings, at: position, kind: kind, fields: fields, now: now)
         try checkpointIfDue(db, settings, after: appended, now: now)
         return appended.seq - 1
     }
 
     /// Where the next stamp goes. When the head is damaged (unparseable, altered, out of place,
     /// foreign), the damage is recorded as a break and stamped, and the chain continues after it.
+    ///
+    /// - Throws: when this process's key is not the key the chain trusts now (a wrong or replaced
+    ///   key file): everything it signed would be a break.
     static func nextPosition(_ db: Database, _ settings: LedgerSettings, now: Date) throws -> Position {
-        guard let head = try Row.fetchOne(db, sql: "SELECT seq, event, hash FROM ledger_events ORDER BY seq DESC LIMIT 1") else {
-            return Position(seq: 1, previousHash: settings.signer.key.genesisHash)
+        let schedule = try keySchedule(db, settings)
+        guard schedule.current == settings.signer.key else {
+            throw StoreError(
+                .unavailable,
+                "the signing key \(settings.signer.agentID) is not the key this ledger trusts now (\(schedule.current.agentID), "
+                    + "from the genesis key \(schedule.genesis.agentID) and the chain's signed rotations): restore the right key file; "
+                    + "`keel ledger rotate-key` hands over to a new key under the old one's signature")
         }
-        let seq: Int64 = head["seq"]
-        let stored: String = head["hash"]
-        let text: String = head["event"]
-        let previousStored = try String.fetchOne(db, sql: "SELECT hash FROM ledger_events WHERE seq = ?", arguments: [seq - 1])
-        let (problems, continueFrom, headTimestamp) = headProblems(
-            seq: seq, text: text, storedHash: stored, previousStoredHash: previousStored, settings: settings)
-        var position = Position(seq: seq + 1, previousHash: continueFrom, notBefore: headTimestamp ?? 0)
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM ledger_events ORDER BY seq DESC LIMIT 1") else {
+            return Position(seq: 1, previousHash: schedule.genesis.genesisHash)
+        }
+        let head = try SQLiteStore.decodeEvent(row)
+        let previousStored = try String.fetchOne(db, sql: "SELECT hash FROM ledger_events WHERE seq = ?", arguments: [head.seq - 1])
+        let (problems, continueFrom, headTimestamp) = headProblems(head, previousStoredHash: previousStored, signer: schedule.key(at: head.seq))
+        var position = Position(seq: head.seq + 1, previousHash: continueFrom, notBefore: headTimestamp ?? 0)
         for problem in problems {
             position = try recordAndStamp(db, settings, problem, at: position, now: now).next
         }
         return position
     }
 
-    /// The O(1) check of the head: it parses, hashes to its stored hash, carries its seq, links to
-    /// the event before it and is signed by a key the chain knows.
+    /// The O(1) check of the head: it parses, every column says what its text says, it links to
+    /// the event before it and the key trusted at its seq signed it.
     static func headProblems(
-        seq: Int64, text: String, storedHash: String, previousStoredHash: String?, settings: LedgerSettings
+        _ head: LedgerEventRecord, previousStoredHash: String?, signer: AgentKey
     ) -> ([DetectedBreak], continueFrom: String, timestamp: Int64?) {
+        let seq = head.seq
         let stamp: Stamp
         do {
-            stamp = try Stamp.parse(text)
+            stamp = try Stamp.parse(head.event)
         } catch {
             return (
                 [DetectedBreak(
                     seq: seq, kind: "torn_write", expected: "a complete AISS-1.0 event",
-                    found: "\(text.utf8.count) bytes: \(text.prefix(60))…",
+                    found: "\(head.event.utf8.count) bytes: \(head.event.prefix(60))…",
                     message: "the last event (seq \(seq)) is not a complete event: a write was torn or the row was edited")],
-                storedHash, nil
+                head.hash, nil
             )
         }
-        var problems: [DetectedBreak] = []
-        if stamp.hash != storedHash {
-            problems.append(
-                DetectedBreak(
-                    seq: seq, kind: "hash_mismatch", expected: storedHash, found: stamp.hash,
-                    message: "event \(seq) does not hash to the hash stored with it: its text was changed after it was written"))
-        }
-        if stamp.seq != seq {
-            problems.append(
-                DetectedBreak(
-                    seq: seq, kind: "seq_gap", expected: String(seq), found: stamp.seq.map(String.init) ?? "none",
-                    message: "the event stored at seq \(seq) carries payload.seq \(stamp.seq.map(String.init) ?? "none")"))
-        }
+        var problems = LedgerRowCheck.problems(head, stamp: stamp)
         if let previousStoredHash, stamp.previousHash != previousStoredHash {
             problems.append(
                 DetectedBreak(
                     seq: seq, kind: "hash_mismatch", expected: previousStoredHash, found: stamp.previousHash,
                     message: "event \(seq) does not link to event \(seq - 1): an event was removed, replaced or reordered"))
         }
-        let signer = settings.signer.key
-        let handsOverToUs =
-            stamp.eventType == KeyRotation.eventType && stamp.payload["new_agent_id"]?.stringValue == signer.agentID
-        if stamp.agentID == signer.agentID {
-            if !stamp.isSigned(by: signer) {
-                problems.append(
-                    DetectedBreak(
-                        seq: seq, kind: "bad_signature", expected: "a valid signature by \(signer.agentID)", found: stamp.signature,
-                        message: "event \(seq) is not validly signed by this ledger's key: it was altered or forged"))
-            }
-        } else if !handsOverToUs {
+        if stamp.agentID != signer.agentID {
             problems.append(
                 DetectedBreak(
                     seq: seq, kind: "unknown_key", expected: signer.agentID, found: stamp.agentID,
-                    message: "event \(seq) is signed by \(stamp.agentID), a key this ledger does not use"))
+                    message: "event \(seq) is signed by \(stamp.agentID), not by \(signer.agentID), the key this ledger trusts there"))
+        } else if !stamp.isSigned(by: signer) {
+            problems.append(
+                DetectedBreak(
+                    seq: seq, kind: "bad_signature", expected: "a valid signature by \(signer.agentID)", found: stamp.signature,
+                    message: "event \(seq) is not validly signed by this ledger's key: it was altered or forged"))
         }
         return (problems, stamp.hash, stamp.timestamp)
     }
 
-    /// Records a break once (by fingerprint, which covers the bytes of the event it is in) and,
-    /// when it is new, stamps `chain_break_detected`.
+    /// Records a break once and stamps `chain_break_detected` for it. "Once" is judged by the
+    /// signed detection stamps (by fingerprint, which covers the bytes of the event it is in), never
+    /// by the `ledger_breaks` rows, which anyone with the database file can write.
     static func recordAndStamp(
         _ db: Database, _ settings: LedgerSettings, _ found: DetectedBreak, at position: Position, now: Date
     ) throws -> (record: Int64?, next: Position) {
         var problem = found
         if problem.evidence == nil, let seq = problem.seq { problem.evidence = try evidence(db, at: seq) }
-        let deadline = now.addingTimeInterval(settings.decisionWindow)
-        try db.execute(
-            sql: """
-                INSERT OR IGNORE INTO ledger_breaks (seq, kind, expected, found, message, fingerprint, evidence, detected_at, deadline)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
-                problem.seq, problem.kind, problem.expected, problem.found, problem.message, problem.fingerprint, problem.evidence,
-                Timestamp.text(now), Timestamp.text(deadline),
-            ])
-        guard db.changesCount == 1 else { return (nil, position) }
-        let id = db.lastInsertedRowID
+        let book = try breakBook(db, settings)
+        guard !book.fingerprints.contains(problem.fingerprint) else { return (nil, position) }
+        let cached = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM ledger_breaks") ?? 0
+        let id = max(book.maxID, cached) + 1
+        let deadline = Date(timeIntervalSince1970: (now.addingTimeInterval(settings.decisionWindow).timeIntervalSince1970).rounded(.down))
         var fields: JSONObject = [
             "break_id": .integer(id), "kind": .string(problem.kind), "expected": .string(problem.expected),
             "found": .string(problem.found), "message": .string(problem.message),
@@ -129,9 +113,49 @@ enum LedgerAppender {
         ]
         if let seq = problem.seq { fields["at_seq"] = .integer(seq) }
         if let evidence = problem.evidence { fields["evidence"] = .string(evidence) }
-        let next = try write(db, settings, at: position, kind: "chain_break_detected", subject: "break:\(id)", fields: fields, now: now)
-        try db.execute(sql: "UPDATE ledger_breaks SET detection_seq = ? WHERE id = ?", arguments: [position.seq, id])
+        let next = try write(db, settings, at: position, kind: "chain_break_detected", fields: fields, now: now)
+        try db.execute(sql: "DELETE FROM ledger_breaks WHERE fingerprint = ?", arguments: [problem.fingerprint])
+        try db.execute(
+            sql: """
+                INSERT OR REPLACE INTO ledger_breaks (id, seq, kind, expected, found, message, fingerprint, evidence, detected_at, deadline, detection_seq)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                id, problem.seq, problem.kind, problem.expected, problem.found, problem.message, problem.fingerprint, problem.evidence,
+                Timestamp.text(Date(timeIntervalSince1970: TimeInterval(next.notBefore))), Timestamp.text(deadline), position.seq,
+            ])
         return (id, next)
+    }
+
+    /// The keys the chain trusts, from the settings' genesis key and the rotation stamps whose
+    /// rows check out (found through the kind index; a row relabelled to hide one is a
+    /// `column_mismatch` the full verify finds).
+    static func keySchedule(_ db: Database, _ settings: LedgerSettings) throws -> KeySchedule {
+        var schedule = KeySchedule(genesis: settings.genesis)
+        for row in try Row.fetchAll(db, sql: "SELECT * FROM ledger_events WHERE kind = ? ORDER BY seq", arguments: [KeyRotation.eventType]) {
+            let record = try SQLiteStore.decodeEvent(row)
+            guard let stamp = try? Stamp.parse(record.event), LedgerRowCheck.problems(record, stamp: stamp).isEmpty else { continue }
+            schedule.accept(stamp, at: record.seq)
+        }
+        return schedule
+    }
+
+    /// The breaks as the signed stamps record them: only stamps whose rows check out and that the
+    /// key trusted at their seq signed count.
+    static func breakBook(_ db: Database, _ settings: LedgerSettings) throws -> BreakBook {
+        let schedule = try keySchedule(db, settings)
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT * FROM ledger_events WHERE kind IN (?, ?, ?) ORDER BY seq",
+            arguments: StatementArguments(BreakBook.kinds))
+        var stamps: [(seq: Int64, stamp: Stamp)] = []
+        for row in rows {
+            let record = try SQLiteStore.decodeEvent(row)
+            guard let stamp = try? Stamp.parse(record.event), LedgerRowCheck.problems(record, stamp: stamp).isEmpty else { continue }
+            let signer = schedule.key(at: record.seq)
+            guard stamp.agentID == signer.agentID, stamp.isSigned(by: signer) else { continue }
+            stamps.append((record.seq, stamp))
+        }
+        return BreakBook(stamps: stamps)
     }
 
     /// ``BreakEvidence`` of the event stored at `seq` as it is now (nil when there is none).
@@ -142,9 +166,7 @@ enum LedgerAppender {
     }
 
     /// Signs and inserts one stamp at `position`; returns the position after it.
-    static func write(
-        _ db: Database, _ settings: LedgerSettings, at position: Position, kind: String, subject: String?, fields: JSONObject, now: Date
-    ) throws -> Position {
+    static func write(_ db: Database, _ settings: LedgerSettings, at position: Position, kind: String, fields: JSONObject, now: Date) throws -> Position {
         var payload = fields
         payload["event_type"] = .string(kind)
         payload["seq"] = .integer(position.seq)
@@ -153,7 +175,10 @@ enum LedgerAppender {
             payload: payload, previousHash: position.previousHash, signer: settings.signer, timestamp: timestamp, nonce: UUID())
         try db.execute(
             sql: "INSERT INTO ledger_events (seq, event, hash, kind, subject, at) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [position.seq, stamp.text, stamp.hash, kind, subject, Timestamp.text(now)])
+            arguments: [
+                position.seq, stamp.text, stamp.hash, kind, LedgerRowCheck.subject(kind: kind, payload: stamp.payload),
+                Timestamp.text(LedgerRowCheck.at(stamp)),
+            ])
         return Position(seq: position.seq + 1, previousHash: stamp.hash, notBefore: timestamp)
     }
 
@@ -170,7 +195,7 @@ enum LedgerAppender {
         var fields = payload
         fields["event_type"] = nil
         fields["seq"] = nil
-        _ = try write(db, settings, at: position, kind: Checkpoint.eventType, subject: nil, fields: fields, now: now)
+        _ = try write(db, settings, at: position, kind: Checkpoint.eventType, fields: fields, now: now)
     }
 }
 

@@ -4,6 +4,10 @@ public import KeelLedger
 /// How the store stamps its ledger: who signs, and how often it writes checkpoints.
 public struct LedgerSettings: Sendable {
     public var signer: SigningIdentity
+    /// The key the chain starts with, kept outside the database (next to the signing key, or
+    /// `ledger.public_key`): every verification starts from it, and a rotation counts only when
+    /// the key trusted at its point of the chain signed it.
+    public var genesis: AgentKey
     /// A checkpoint after this many events...
     public var checkpointEvery: Int64
     /// ...or when the last one is older than this.
@@ -11,8 +15,13 @@ public struct LedgerSettings: Sendable {
     /// How long a person has to decide on a break.
     public var decisionWindow: TimeInterval
 
-    public init(signer: SigningIdentity, checkpointEvery: Int64 = 1000, checkpointSeconds: TimeInterval = 3600, decisionWindow: TimeInterval = 72 * 3600) {
+    /// Settings for `signer`; `genesis` nil means the chain starts with `signer`'s own key.
+    public init(
+        signer: SigningIdentity, genesis: AgentKey? = nil, checkpointEvery: Int64 = 1000, checkpointSeconds: TimeInterval = 3600,
+        decisionWindow: TimeInterval = 72 * 3600
+    ) {
         self.signer = signer
+        self.genesis = genesis ?? signer.key
         self.checkpointEvery = max(1, checkpointEvery)
         self.checkpointSeconds = max(1, checkpointSeconds)
         self.decisionWindow = decisionWindow
