@@ -46,18 +46,26 @@ struct LedgerStatusCommand: AsyncParsableCommand {
                 var events: Int64
                 var lastCheckpointSeq: Int64?
                 var agentID: String?
+                var genesisAgentID: String?
                 var breaks: [LedgerBreakRecord]
                 enum CodingKeys: String, CodingKey {
                     case status, events, breaks
                     case lastCheckpointSeq = "last_checkpoint_seq"
                     case agentID = "agent_id"
+                    case genesisAgentID = "genesis_agent_id"
                 }
             }
-            CLI.out(try CLI.json(Report(status: status.rawValue, events: events, lastCheckpointSeq: checkpoint?.seq, agentID: store.ledger?.signer.agentID, breaks: breaks)))
+            CLI.out(
+                try CLI.json(
+                    Report(
+                        status: status.rawValue, events: events, lastCheckpointSeq: checkpoint?.seq, agentID: store.ledger?.signer.agentID,
+                        genesisAgentID: store.ledger?.genesis.agentID, breaks: breaks)))
             return
         }
         var text = "ledger: \(status.rawValue)\n  events: \(events)   last checkpoint: \(checkpoint.map { "seq \($0.seq)" } ?? "none yet")"
-        text += "   signer: \(store.ledger?.signer.agentID ?? "?")\n"
+        text += "   signer: \(store.ledger?.signer.agentID ?? "?")"
+        if let ledger = store.ledger, ledger.genesis != ledger.signer.key { text += " (the chain starts with \(ledger.genesis.agentID))" }
+        text += "\n"
         let open = breaks.filter { $0.decision == nil }
         if breaks.isEmpty { text += "  no breaks\n" }
         for b in breaks {
@@ -102,15 +110,33 @@ struct LedgerVerifyCommand: AsyncParsableCommand {
         let verification = try await service(config, store).verifyAll()
         let elapsed = ContinuousClock.now - started
         let known = try await store.ledgerBreaks()
+        // Breaks recorded in this run that the chain walk did not list itself: a damaged head the
+        // append found, or ledger_breaks rows the stamps do not back.
+        let recordedOnly = verification.newBreaks.filter { record in !verification.found.contains { record.matches($0) } }
+        // A break a person validated (by a signed decision) is explained and acceptable; anything
+        // else found or recorded fails the check.
+        let unexplained = verification.found.filter { b in
+            !known.contains { $0.matches(b) && $0.decision == BreakDecision.validate.rawValue }
+        }
+        let failed = !unexplained.isEmpty || !verification.newBreaks.isEmpty
         if json {
-            struct Report: Encodable { var valid: Bool; var events: Int; var breaks: [Found] }
+            struct Report: Encodable {
+                var valid: Bool
+                var events: Int
+                var breaks: [Found]
+                var newBreaks: Int
+                enum CodingKeys: String, CodingKey {
+                    case valid, events, breaks
+                    case newBreaks = "new_breaks"
+                }
+            }
             struct Found: Encodable { var seq: Int64?; var kind: String; var expected: String; var found: String; var message: String }
-            CLI.out(try CLI.json(Report(valid: verification.found.isEmpty, events: verification.checked, breaks: verification.found.map {
-                Found(seq: $0.seq, kind: $0.kind, expected: $0.expected, found: $0.found, message: $0.message)
-            })))
+            let all = verification.found.map { Found(seq: $0.seq, kind: $0.kind, expected: $0.expected, found: $0.found, message: $0.message) }
+                + recordedOnly.map { Found(seq: $0.seq, kind: $0.kind, expected: $0.expected, found: $0.found, message: $0.message) }
+            CLI.out(try CLI.json(Report(valid: all.isEmpty, events: verification.checked, breaks: all, newBreaks: verification.newBreaks.count)))
         } else {
             CLI.out("verified \(verification.checked) events in \(elapsed.formatted(.units(allowed: [.seconds, .milliseconds], width: .narrow)))\n")
-            if verification.found.isEmpty {
+            if verification.found.isEmpty && recordedOnly.isEmpty {
                 CLI.out("the chain is intact\n")
             }
             for b in verification.found {
@@ -126,15 +152,14 @@ struct LedgerVerifyCommand: AsyncParsableCommand {
                 }
                 CLI.out("  seq \(b.seq.map(String.init) ?? "-"): \(b.kind): \(b.message)\(mark)\n")
             }
+            for b in recordedOnly {
+                CLI.out("  \(b.seq.map { "seq \($0)" } ?? "store"): \(b.kind): \(b.message) [break #\(b.id), pending: decide with `keel ledger resolve \(b.id)`]\n")
+            }
             if !verification.newBreaks.isEmpty {
                 CLI.out("\(verification.newBreaks.count) new break(s) recorded and stamped; `keel ledger status` lists them (\(known.count) in all)\n")
             }
         }
-        // A break a person validated is explained and acceptable: only the others fail the check.
-        let unexplained = verification.found.filter { b in
-            !known.contains { $0.matches(b) && $0.decision == BreakDecision.validate.rawValue }
-        }
-        if !unexplained.isEmpty { throw ExitCode(1) }
+        if failed { throw ExitCode(1) }
     }
 
     func verifyBundle(_ path: String) async throws {
@@ -240,14 +265,12 @@ struct LedgerExportCommand: AsyncParsableCommand {
                 throw ExitCode(1)
             }
         }
-        guard let signer = store.ledger?.signer else { throw ExitCode(1) }
-        // The identity that starts the chain (before any rotation) is the one verifiers begin with.
-        var identity = signer.document
-        if let first = stamps.first, first.agentID != signer.agentID,
-            let rotation = stamps.first(where: { $0.eventType == KeyRotation.eventType }).flatMap({ try? KeyRotation(payload: $0.payload) })
-        {
-            identity = IdentityDocument(key: rotation.previous, createdAt: first.timestamp)
-        }
+        guard let ledger = store.ledger else { throw ExitCode(1) }
+        // The identity that starts the chain (the genesis key, kept outside the database) is the
+        // one verifiers begin with.
+        let identity =
+            ledger.genesis == ledger.signer.key
+            ? ledger.signer.document : IdentityDocument(key: ledger.genesis, createdAt: stamps.first?.timestamp ?? ledger.signer.createdAt)
         let bytes = try AuditBundle.export(identity: identity, events: stamps, exportedAt: Int64(Date().timeIntervalSince1970))
         do {
             try Data(bytes).write(to: URL(fileURLWithPath: out), options: .atomic)

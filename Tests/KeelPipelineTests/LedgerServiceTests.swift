@@ -63,6 +63,38 @@ import Testing
         #expect(try await store.ledgerStatus(now: clock.now()) == .valid)
     }
 
+    @Test func aClearedTimeoutInTheBreakRowDoesNotStampASecondTimeout() async throws {
+        let store = try store()
+        try await fill(store, 3)
+        try await tamper("UPDATE ledger_events SET event = replace(event, '\"nonce\":\"', '\"nonce\":\"0') WHERE seq = 2")
+        let found = try await service(store).verifyAll()
+        let brk = try #require(found.newBreaks.first)
+        clock.advance(by: 73 * 3600)
+        #expect(try await store.stampTimeouts(now: clock.now()).map(\.id) == [brk.id])
+        // Someone with the database clears the row's timeout (and sets its deadline ahead).
+        try await tamper("UPDATE ledger_breaks SET timeout_seq = NULL, deadline = '2999-01-01T00:00:00.000Z'")
+        #expect(try await store.stampTimeouts(now: clock.now()).isEmpty, "a second timeout_no_action was stamped")
+        let timeouts = try await store.ledgerEvents(after: 0, limit: nil).filter { $0.kind == "timeout_no_action" }
+        #expect(timeouts.count == 1)
+        #expect(try await store.ledgerStatus(now: clock.now()) == .brokenDeclared)
+        // The full verify finds the edited row and rebuilds it from the stamps.
+        let again = try await service(store).verifyAll()
+        #expect(again.newBreaks.map(\.kind) == ["break_record_mismatch"])
+        #expect(try await store.ledgerBreak(brk.id)?.timeoutSeq == timeouts.first?.seq)
+    }
+
+    @Test func aValidationAfterTheTimeoutLeavesTheChainBrokenDeclared() async throws {
+        let store = try store()
+        try await fill(store, 3)
+        try await tamper("UPDATE ledger_events SET event = replace(event, '\"nonce\":\"', '\"nonce\":\"0') WHERE seq = 2")
+        let brk = try #require(try await service(store).verifyAll().newBreaks.first)
+        clock.advance(by: 73 * 3600)
+        _ = try await store.stampTimeouts(now: clock.now())
+        let decided = try await store.resolveBreak(brk.id, decision: .validate, by: "ann", note: "late", now: clock.now())
+        #expect(decided.decision == "validate" && decided.timeoutSeq != nil)
+        #expect(try await store.ledgerStatus(now: clock.now()) == .brokenDeclared, "a late validation cleared a timed-out break")
+    }
+
     @Test func aDeletedEventIsCaught() async throws {
         let store = try store()
         try await fill(store, 6)
