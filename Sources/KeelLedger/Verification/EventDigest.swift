@@ -14,7 +14,7 @@ struct EventDigest: Sendable {
         case valid
         /// Does not verify under the key its agent_id names.
         case invalid
-        /// Not 64 bytes of standard base64.
+        /// Not the canonical standard base64 of 64 bytes (see `decodeBase64`).
         case undecodable
         /// No key is known for its agent_id (yet).
         case noKey
