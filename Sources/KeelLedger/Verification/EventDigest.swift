@@ -126,7 +126,7 @@ struct EventDigest: Sendable {
         if key.isValidSignature(rawSignature, for: rfcBytes) {
             signature = .valid
         } else if let pythonBytes, key.isValidSignature(rawSignature, for: pythonBytes) {
-            // Written by aiss with doubles in it: its hash is the one in aiss's dialect.
+            // Written by aiss with doubles or integers beyond 2^53 in it: its hash is the one in aiss's dialect.
             signature = .valid
             swap(&hash, &alternateHash)
         } else {
