@@ -62,7 +62,7 @@ struct AissInteropTests {
         from aiss import generate_keypair, derive_agent_id, export_identity, stamp_event, stamp_genesis_event
         from aiss.chain import compute_event_hash
         from aiss.exports import export_audit_chain_to_file
-        with_doubles = sys.argv[2] == "doubles"
+        numbers = sys.argv[2]
         priv, pub = generate_keypair()
         aid = derive_agent_id(pub)
         identity = export_identity(aid, pub)
@@ -72,22 +72,27 @@ struct AissInteropTests {
         for i in range(1, 30):
             payload = {"event_type": "step", "seq": i, "note": "note-%d" % i, "amounts": {"micros": i * 1000, "neg": -i},
                        "tags": ["\\u65e5\\u672c", "x/y", "tab\\there"], "flag": i % 2 == 0, "nothing": None}
-            if with_doubles:
+            if numbers == "doubles":
                 payload.update({"ratio": i / 4, "price": 100.0, "tiny": 1e-05, "huge": 1e16, "zero": -0.0, "third": 1 / 3})
+            if numbers == "big integers":
+                payload.update({"big": 12345678901234567890123 + i, "huge": 2**70, "negative": -2**64, "unsafe": 2**53 + i,
+                                "list": [10**30, -(10**25) - i, 2**63 - 1, -(2**63)]})
             events.append(stamp_event(priv, aid, payload, previous_hash=compute_event_hash(events[-1])))
         export_audit_chain_to_file(events, identity, sys.argv[1])
         """
 
-    func aissBundle(doubles: Bool, in tmp: TemporaryDirectory) async throws -> [UInt8] {
-        let path = tmp.path("aiss-export-\(doubles).json")
-        try await ReferenceAiss.mustRun(Self.writeAissChain, [path, doubles ? "doubles" : "integers"])
+    /// An export aiss wrote, with payload numbers of one kind besides small integers:
+    /// `"integers"` (none), `"doubles"` or `"big integers"` (beyond ±(2^53 − 1), some beyond 64 bits).
+    func aissBundle(numbers: String, in tmp: TemporaryDirectory) async throws -> [UInt8] {
+        let path = tmp.path("aiss-export-\(numbers).json")
+        try await ReferenceAiss.mustRun(Self.writeAissChain, [path, numbers])
         return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
-    @Test(arguments: [false, true])
-    func keelVerifiesABundleAissWroteAndCatchesAByteFlip(doubles: Bool) async throws {
+    @Test(arguments: ["integers", "doubles", "big integers"])
+    func keelVerifiesABundleAissWroteAndCatchesAByteFlip(numbers: String) async throws {
         try await withTemporaryDirectory { tmp in
-            let bytes = try await aissBundle(doubles: doubles, in: tmp)
+            let bytes = try await aissBundle(numbers: numbers, in: tmp)
             let bundle = try AuditBundle.parse(bytes)
             #expect(bundle.events.count == 30)
             #expect(bundle.events[0]["payload"]?["note"] == "café ✓ 😀")
@@ -114,7 +119,7 @@ struct AissInteropTests {
 
     @Test func keelCanonicalFormEqualsAissCanonicalize() async throws {
         let values = #"""
-            [0, -1, 9007199254740991, -9007199254740991, 9223372036854775807, -9223372036854775808,
+            [0, -1, 9007199254740991, -9007199254740991,
              true, false, null, "", [], {}, [[[]]], {"a": {}},
              "caf\u00e9 e\u0301 \u2713 \ud83d\ude00 \u65e5\u672c / \\ \" \u0000 \u001f \u007f \u2028 \u2029",
              {"\u00e9": 1, "e\u0301": 2, "E": 3, "e": 4, "\u00c9": 5, "": 6, "a b": 7, "\u65e5": 8},
@@ -124,6 +129,12 @@ struct AissInteropTests {
         let doubles = #"""
             [0.5, 100.0, 1e-05, 1e-07, 1e16, 1e21, 1e22, -0.0, 0.0, 123456.789, 5e-324, 1.7976931348623157e308,
              0.1, 0.0001, 1e15, 333333333.33333329, -1.5e-10, {"\ue000": 1, "\ud800\udc00": 2, "a": 1.0}]
+            """#
+        // aiss writes every digit of an integer, where RFC 8785 rounds it to a double beyond ±(2^53 − 1).
+        let bigIntegers = #"""
+            [9007199254740992, 9007199254740993, -9007199254740993, 9223372036854775807, -9223372036854775808,
+             9223372036854775808, 18446744073709551616, -18446744073709551617, 1180591620717411303424,
+             12345678901234567890123, 100000000000000000000000000000, {"a": [1, 1180591620717411303424], "b": {"c": -99999999999999999999999}}]
             """#
         try await withTemporaryDirectory { tmp in
             var random = SystemRandomNumberGenerator()
@@ -135,6 +146,7 @@ struct AissInteropTests {
             let inputs: [(name: String, text: String, dialect: CanonicalJSON.Dialect)] = [
                 ("values", values, .rfc8785),
                 ("doubles", doubles, .aissPython),
+                ("bigIntegers", bigIntegers, .aissPython),
                 // In Python's form so that json.load reads each as a float: the RFC 8785 form of
                 // an integral double below 1e21 has no point and would come back as an int.
                 ("random", String(decoding: try CanonicalJSON.encode(.array(randomDoubles), dialect: .aissPython), as: UTF8.self), .aissPython),

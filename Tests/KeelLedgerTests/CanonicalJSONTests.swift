@@ -118,19 +118,63 @@ import Testing
         #expect(try CanonicalJSON.encode(.string(scalars)).utf8String == expected)
     }
 
-    @Test func integersStayExactAndSmallDoublesUseECMAScriptForm() throws {
-        let value: JSONValue = [.integer(Int64.max), .integer(-0), .integer(1_250_000), .number(100), .number(0.5), .number(-0.0), .number(1e-7)]
-        #expect(try CanonicalJSON.encode(value).utf8String == "[9223372036854775807,0,1250000,100,0.5,0,1e-7]")
-        #expect(try CanonicalJSON.encode(value, dialect: .aissPython).utf8String == "[9223372036854775807,0,1250000,100.0,0.5,-0.0,1e-07]")
+    @Test func safeIntegersStayExactAndSmallDoublesUseECMAScriptForm() throws {
+        let value: JSONValue = [
+            .integer(9_007_199_254_740_991), .integer(-9_007_199_254_740_991), .integer(-0), .integer(1_250_000), .number(100), .number(0.5),
+            .number(-0.0), .number(1e-7),
+        ]
+        #expect(try CanonicalJSON.encode(value).utf8String == "[9007199254740991,-9007199254740991,0,1250000,100,0.5,0,1e-7]")
+        #expect(
+            try CanonicalJSON.encode(value, dialect: .aissPython).utf8String == "[9007199254740991,-9007199254740991,0,1250000,100.0,0.5,-0.0,1e-07]")
+    }
+
+    /// RFC 8785 numbers are IEEE doubles: an integer literal beyond ±(2^53 − 1) is written as its
+    /// nearest double (the integer-valued Appendix B vectors, written out as integers, and
+    /// `JSON.stringify(JSON.parse(literal))` in Node for the others); aiss writes every digit.
+    @Test(arguments: [
+        ("9007199254740992", "9007199254740992"),
+        ("-9007199254740992", "-9007199254740992"),
+        ("9007199254740993", "9007199254740992"),
+        ("9223372036854775807", "9223372036854776000"),
+        ("-9223372036854775808", "-9223372036854776000"),
+        ("18446744073709551615", "18446744073709552000"),
+        ("-18446744073709551616", "-18446744073709552000"),
+        ("295147905179352825856", "295147905179352830000"),
+        ("1180591620717411303424", "1.1805916207174113e+21"),
+        ("99999999999999974834176", "9.999999999999997e+22"),
+        ("99999999999999991611392", "1e+23"),
+        ("100000000000000008388608", "1.0000000000000001e+23"),
+        ("999999999999999737856", "999999999999999700000"),
+        ("999999999999999868928", "999999999999999900000"),
+        ("1000000000000000000000", "1e+21"),
+        ("12345678901234567890123", "1.2345678901234568e+22"),
+        ("12345678901234567890124", "1.2345678901234568e+22"),
+    ])
+    func integersBeyondTwoToThe53AreDoublesInRFC8785AndExactInAissDialect(literal: String, expected: String) throws {
+        let value = try JSONValue.parse("[\(literal)]")
+        #expect(try CanonicalJSON.encode(value).utf8String == "[\(expected)]")
+        #expect(try CanonicalJSON.encode(value, dialect: .aissPython).utf8String == "[\(literal)]")
+        let reread = try CanonicalJSON.encode(try JSONValue.parse("[\(expected)]"))
+        #expect(reread.utf8String == "[\(expected)]", "the canonical text reads back as itself")
+    }
+
+    @Test func aHandBuiltBigIntegerThatIsNoIntegerLiteralIsRefused() {
+        let notLiterals = [
+            "", "-", "012345678901234567890123", "1e400", "12345678901234567890123.5", " 12345678901234567890123", String(repeating: "9", count: 400),
+        ]
+        for digits in notLiterals {
+            #expect(throws: LedgerError.self, "\(digits)") { try CanonicalJSON.encode(.bigInteger(digits)) }
+            #expect(throws: LedgerError.self, "\(digits)") { try CanonicalJSON.encode(.bigInteger(digits), dialect: .aissPython) }
+        }
     }
 
     // MARK: the strict parser
 
-    @Test func integerLiteralsStayIntegersOtherNumbersAreDoubles() throws {
+    @Test func integerLiteralsStayIntegersLongerOnesKeepTheirDigitsOtherNumbersAreDoubles() throws {
         let value = try JSONValue.parse("[0, -0, 42, 9223372036854775807, 9223372036854775808, 1.0, 1e2, -3.25]")
         #expect(
             value == [
-                .integer(0), .integer(0), .integer(42), .integer(Int64.max), .number(9_223_372_036_854_775_808), .number(1), .number(100),
+                .integer(0), .integer(0), .integer(42), .integer(Int64.max), .bigInteger("9223372036854775808"), .number(1), .number(100),
                 .number(-3.25),
             ])
     }
@@ -141,6 +185,7 @@ import Testing
         ("{\n  \"a\": 01\n}", "leading zero"),
         ("[NaN]", "where a value was expected"),
         ("[1e400]", "beyond the range"),
+        ("[\(String(repeating: "9", count: 400))]", "beyond the range"),
         (#"["\ud800"]"#, "lone high surrogate"),
         (#"["\udc00"]"#, "lone low surrogate"),
         ("[\"tab\there\"]", "control character"),

@@ -52,7 +52,9 @@ import Testing
         (["event_type": "x", "seq": "1"] as JSONObject, "seq"),
         (["event_type": "x", "seq": 1, "cost": 1.5] as JSONObject, "payload.cost"),
         (["event_type": "x", "seq": 1, "nested": ["ok": ["caf\u{E9}": 1]]] as JSONObject, "not ASCII"),
-        (["event_type": "x", "seq": 1, "big": .integer(9_007_199_254_740_992)] as JSONObject, "payload.big"),
+        (["event_type": "x", "seq": 1, "big": .integer(9_007_199_254_740_992)] as JSONObject, "payload.big is 9007199254740992, beyond"),
+        (["event_type": "x", "seq": 1, "big": .integer(-9_007_199_254_740_992)] as JSONObject, "payload.big is -9007199254740992, beyond"),
+        (["event_type": "x", "seq": 1, "l": [.bigInteger("12345678901234567890123")]] as JSONObject, "payload.l[0] is 12345678901234567890123,"),
     ])
     func payloadRulesAreEnforcedWhenStamping(payload: JSONObject, complaint: String) {
         let signer = SigningIdentity.generate(createdAt: testEpoch)

@@ -8,7 +8,8 @@ extension JSONValue {
     /// order mark), raw control characters in strings, lone `\u` surrogates, a repeated member
     /// name in one object (names compared byte for byte), numbers outside the grammar or
     /// beyond the double range, nesting deeper than `maxDepth`, and anything after the value.
-    /// An integer literal that fits in an `Int64` stays `.integer`; other numbers are `.number`.
+    /// An integer literal that fits in an `Int64` stays `.integer`, a longer one keeps its digits
+    /// (`.bigInteger`); other numbers are `.number`.
     ///
     /// ```swift
     /// let value = try JSONValue.parse(Array(#"{"seq": 3, "cost": 1.5}"#.utf8))
@@ -192,7 +193,7 @@ struct JSONParser {
         guard let double = Double(text), double.isFinite else {
             throw failure("the number \(text) is beyond the range of a double", at: start)
         }
-        return .number(double)
+        return isInteger ? .bigInteger(text) : .number(double)
     }
 
     func isDigit(_ byte: UInt8) -> Bool {

@@ -1,7 +1,9 @@
 /// A JSON value as the ledger hashes and signs it.
 ///
 /// Integer literals that fit in 64 bits stay integers (`.integer`), so money and sequence
-/// numbers survive parsing exactly; every other number is an IEEE 754 double (`.number`).
+/// numbers survive parsing exactly; longer integer literals keep their digits (`.bigInteger`),
+/// because RFC 8785 and the reference implementation hash them differently; every other number
+/// is an IEEE 754 double (`.number`).
 /// Equality compares strings and keys by their exact bytes, never by Unicode canonical
 /// equivalence: two values are equal only when they canonicalize to the same bytes.
 ///
@@ -16,6 +18,11 @@ public indirect enum JSONValue: Sendable {
     case bool(Bool)
     /// A number written without fraction or exponent that fits in an `Int64`.
     case integer(Int64)
+    /// A number written without fraction or exponent beyond `Int64`, digit for digit as
+    /// written: an optional `-`, then digits without a leading zero (`"12345678901234567890123"`).
+    /// RFC 8785 writes it as its nearest double, `aiss-standard` with every digit (see
+    /// ``CanonicalJSON/Dialect``).
+    case bigInteger(String)
     /// Any other number.
     case number(Double)
     /// A string.
@@ -92,6 +99,7 @@ extension JSONValue: Hashable {
         case (.null, .null): return true
         case let (.bool(a), .bool(b)): return a == b
         case let (.integer(a), .integer(b)): return a == b
+        case let (.bigInteger(a), .bigInteger(b)): return exactlyEqual(a, b)
         case let (.number(a), .number(b)): return a.bitPattern == b.bitPattern
         case let (.string(a), .string(b)): return exactlyEqual(a, b)
         case let (.array(a), .array(b)): return a == b
@@ -107,6 +115,7 @@ extension JSONValue: Hashable {
         case .bool(let value): hasher.combine(1 as UInt8); hasher.combine(value)
         case .integer(let value): hasher.combine(2 as UInt8); hasher.combine(value)
         case .number(let value): hasher.combine(3 as UInt8); hasher.combine(value.bitPattern)
+        case .bigInteger(let digits): hasher.combine(7 as UInt8); hashBytes(of: digits, into: &hasher)
         case .string(let value): hasher.combine(4 as UInt8); hashBytes(of: value, into: &hasher)
         case .array(let values): hasher.combine(5 as UInt8); hasher.combine(values)
         case .object(let members): hasher.combine(6 as UInt8); hasher.combine(members)
@@ -161,6 +170,7 @@ extension JSONValue {
         case .null: "null"
         case .bool: "a boolean"
         case .integer: "an integer"
+        case .bigInteger: "an integer beyond 64 bits"
         case .number: "a non-integer number"
         case .string: "a string"
         case .array: "an array"

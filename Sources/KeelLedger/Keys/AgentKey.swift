@@ -89,8 +89,13 @@ public struct AgentKey: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "AgentKey(\(agentID))" }
 }
 
-/// Decodes strict standard base64 (the form AISS writes signatures and keys in).
+/// Decodes canonical standard base64, the one spelling AISS writes signatures and keys in
+/// (RFC 4648 §4 with `=` padding, no whitespace or line breaks, the unused low bits of the last
+/// character zero); any other spelling is nil.
+///
+/// Lenient decoding would let whoever can write a stored event change its bytes without
+/// breaking its signature: `...Q==` and `...R==` can decode to the same 64 bytes.
 func decodeBase64(_ text: String) -> [UInt8]? {
-    guard let data = Data(base64Encoded: text) else { return nil }
+    guard let data = Data(base64Encoded: text), exactlyEqual(data.base64EncodedString(), text) else { return nil }
     return Array(data)
 }

@@ -26,7 +26,7 @@ public struct Stamp: Sendable, Hashable, CustomStringConvertible {
     public let payload: JSONObject
     /// The previous event's ``hash`` (for the first event, the signer key's ``AgentKey/genesisHash``).
     public let previousHash: String
-    /// Standard base64 of the Ed25519 signature over ``signedBytes``.
+    /// Standard base64 of the Ed25519 signature over ``signedBytes`` (only its canonical spelling verifies).
     public let signature: String
     /// The canonical JSON of the whole event.
     public let text: String
@@ -101,7 +101,8 @@ public struct Stamp: Sendable, Hashable, CustomStringConvertible {
         (try? Stamp.signedBytes(of: event)) ?? []
     }
 
-    /// Whether ``signature`` is `key`'s valid signature of ``signedBytes``.
+    /// Whether ``signature`` is `key`'s valid signature of ``signedBytes``, in canonical base64
+    /// (another spelling of the same 64 bytes is not: it is a change to the stored event).
     public func isSigned(by key: AgentKey) -> Bool {
         guard let raw = decodeBase64(signature) else { return false }
         return key.isValidSignature(raw, for: signedBytes)

@@ -16,7 +16,7 @@ public import Foundation
 /// ```
 public enum Stamper {
     /// The largest integer a payload may hold (2^53 − 1, JavaScript's `Number.MAX_SAFE_INTEGER`).
-    public static let maxPayloadInteger: Int64 = 9_007_199_254_740_991
+    public static let maxPayloadInteger: Int64 = CanonicalJSON.maxExactInteger
 
     /// Signs `payload` as the event after the one whose hash is `previousHash`.
     ///
@@ -76,17 +76,20 @@ public enum Stamper {
         try validate(.object(payload), path: "payload")
     }
 
+    static func beyondExactIntegers(_ path: String, _ digits: String) -> LedgerError {
+        LedgerError(.invalidPayload, "\(path) is \(digits), beyond ±(2^53 − 1) where JSON numbers stop being exact; store it as a string")
+    }
+
     static func validate(_ value: JSONValue, path: String) throws(LedgerError) {
         switch value {
         case .null, .bool, .string:
             return
+        case .integer(let integer) where integer.magnitude <= maxPayloadInteger.magnitude:
+            return
         case .integer(let integer):
-            guard integer >= -maxPayloadInteger, integer <= maxPayloadInteger else {
-                throw LedgerError(
-                    .invalidPayload,
-                    "\(path) is \(integer), beyond ±(2^53 − 1) where JSON numbers stop being exact; store it as a string"
-                )
-            }
+            throw beyondExactIntegers(path, String(integer))
+        case .bigInteger(let digits):
+            throw beyondExactIntegers(path, digits)
         case .number(let double):
             throw LedgerError(
                 .invalidPayload,

@@ -348,8 +348,8 @@ public struct ChainVerifier: Sendable {
                             "the signature does not verify: the event was changed after it was signed, or signed by another key")
                     case .undecodable:
                         add(
-                            .badSignature, "64 bytes of standard base64", "an undecodable signature",
-                            "the signature is not 64 bytes of standard base64")
+                            .badSignature, "the canonical base64 of 64 bytes", "a signature that is not canonical base64",
+                            "the signature is not canonical base64 of 64 bytes (`=` padding, no whitespace, unused bits zero): its text was changed after signing or written by a non-AISS encoder")
                     }
                     if case .valid = digest.signature, digest.eventType == KeyRotation.eventType {
                         if let rotation = digest.rotation {

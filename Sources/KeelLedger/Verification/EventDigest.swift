@@ -14,7 +14,7 @@ struct EventDigest: Sendable {
         case valid
         /// Does not verify under the key its agent_id names.
         case invalid
-        /// Not 64 bytes of standard base64.
+        /// Not the canonical standard base64 of 64 bytes (see `decodeBase64`).
         case undecodable
         /// No key is known for its agent_id (yet).
         case noKey
@@ -126,7 +126,7 @@ struct EventDigest: Sendable {
         if key.isValidSignature(rawSignature, for: rfcBytes) {
             signature = .valid
         } else if let pythonBytes, key.isValidSignature(rawSignature, for: pythonBytes) {
-            // Written by aiss with doubles in it: its hash is the one in aiss's dialect.
+            // Written by aiss with doubles or integers beyond 2^53 in it: its hash is the one in aiss's dialect.
             signature = .valid
             swap(&hash, &alternateHash)
         } else {
