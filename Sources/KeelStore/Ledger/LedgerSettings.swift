@@ -37,6 +37,15 @@ public struct LedgerEventRecord: Sendable, Equatable {
     public var kind: String
     public var subject: String?
     public var at: Date
+
+    public init(seq: Int64, event: String, hash: String, kind: String, subject: String?, at: Date) {
+        self.seq = seq
+        self.event = event
+        self.hash = hash
+        self.kind = kind
+        self.subject = subject
+        self.at = at
+    }
 }
 
 /// One row of `ledger_breaks`: a break, its evidence, and what a person decided.
