@@ -243,8 +243,8 @@ struct LedgerExportCommand: AsyncParsableCommand {
         let sealed: SealedExport
         do {
             sealed = try await store.sealExport(now: Date())
-        } catch let error as StoreError {
-            CLI.err("cannot seal the export: \(error.message)")
+        } catch {
+            CLI.err("cannot seal the export, nothing was written: \((error as? StoreError)?.message ?? String(describing: error))")
             throw ExitCode(1)
         }
         var stamps: [Stamp] = []
