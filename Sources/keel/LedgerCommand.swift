@@ -198,14 +198,23 @@ struct LedgerVerifyCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         if json {
-            struct Report: Encodable { var valid: Bool; var events: Int; var agentID: String; var pinned: Bool; var breaks: [Found]
-                enum CodingKeys: String, CodingKey { case valid, events, pinned, breaks; case agentID = "agent_id" } }
+            struct Report: Encodable {
+                var valid: Bool; var events: Int; var agentID: String; var pinned: Bool; var seal: Seal?; var breaks: [Found]; var warnings: [String]
+                enum CodingKeys: String, CodingKey { case valid, events, pinned, seal, breaks, warnings; case agentID = "agent_id" }
+            }
+            struct Seal: Encodable { var index: Int; var seq: Int64?; var size: Int64 }
             struct Found: Encodable { var index: Int; var seq: Int64?; var kind: String; var expected: String; var found: String; var message: String }
             CLI.out(try CLI.json(Report(
                 valid: report.isValid, events: report.eventCount, agentID: parsed.identity.agentID, pinned: pin != nil,
-                breaks: report.breaks.map { Found(index: $0.index, seq: $0.seq, kind: $0.kind.rawValue, expected: $0.expected, found: $0.found, message: $0.message) })))
+                seal: report.seal.map { Seal(index: $0.index, seq: $0.seq, size: $0.size) },
+                breaks: report.breaks.map { Found(index: $0.index, seq: $0.seq, kind: $0.kind.rawValue, expected: $0.expected, found: $0.found, message: $0.message) },
+                warnings: report.warnings)))
         } else {
             CLI.out("\(path): \(report.eventCount) events signed by \(parsed.identity.agentID)\(pin == nil ? " (signer not pinned: pass --public-key to catch a re-signed chain)" : " (pinned)")\n")
+            if let seal = report.seal {
+                CLI.out("sealed by its signed export checkpoint\(seal.seq.map { " (seq \($0))" } ?? ""): \(seal.size) events before it\n")
+            }
+            for warning in report.warnings { CLI.out("warning: \(warning)\n") }
             CLI.out(report.isValid ? "valid\n" : "BROKEN\n")
             for b in report.breaks { CLI.out("  index \(b.index): \(b.kind.rawValue): \(b.message)\n") }
         }
@@ -248,16 +257,23 @@ struct LedgerResolveCommand: AsyncParsableCommand {
 
 struct LedgerExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "export", abstract: "Write the ledger as an AISS-1.0-AUDIT document for third-party verification.")
+        commandName: "export", abstract: "Write the ledger as an AISS-1.0-AUDIT document for third-party verification.",
+        discussion: "The export ends with a signed checkpoint of its size, stamped into the ledger first, so that a cut export does not verify.")
     @OptionGroup var options: ConfigOption
     @Option(help: "Where to write it.") var out: String
 
     func run() async throws {
         let config = try CLI.loadConfig(options)
         let store = try await CLI.openStore(config, .existing)
-        let events = try await store.ledgerEvents(after: 0, limit: nil)
+        let sealed: SealedExport
+        do {
+            sealed = try await store.sealExport(now: Date())
+        } catch {
+            CLI.err("cannot seal the export, nothing was written: \((error as? StoreError)?.message ?? String(describing: error))")
+            throw ExitCode(1)
+        }
         var stamps: [Stamp] = []
-        for event in events {
+        for event in sealed.events {
             do {
                 stamps.append(try Stamp.parse(event.event))
             } catch {
@@ -279,6 +295,9 @@ struct LedgerExportCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         CLI.out("wrote \(stamps.count) events signed by \(identity.agentID) to \(out)\n")
+        CLI.out(
+            "sealed by the checkpoint at seq \(sealed.seal.seq) (size \(sealed.size): the events before it)"
+                + (sealed.reused ? ", already the ledger's head\n" : ", stamped now\n"))
     }
 }
 

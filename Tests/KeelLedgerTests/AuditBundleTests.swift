@@ -4,7 +4,8 @@ import Testing
 
 @Suite struct AuditBundleTests {
     @Test func exportParsesBackAndVerifies() async throws {
-        let chain = try ChainBuilder.chain(12)
+        var chain = try ChainBuilder.chain(11)
+        try chain.appendSeal()
         let bytes = try AuditBundle.export(identity: chain.signer.document, events: chain.stamps, exportedAt: testEpoch + 60)
         let text = bytes.utf8String
         #expect(text.hasPrefix("{\n  \"spec\": \"AISS-1.0-AUDIT\",\n  \"agent_identity\": {"))
@@ -24,27 +25,30 @@ import Testing
         #expect(report.integrityHashMatches)
         #expect(report.eventCount == 12)
         #expect(report.head?.hash == chain.stamps[11].hash)
+        #expect(report.seal?.size == 11)
     }
 
-    @Test func emptyChainExportsAndVerifies() async throws {
+    @Test func anEmptyExportParsesBackAndLacksItsSeal() async throws {
         let identity = SigningIdentity.generate(createdAt: testEpoch)
         let bundle = try AuditBundle.parse(try AuditBundle.export(identity: identity.document, events: [], exportedAt: testEpoch))
         #expect(bundle.events.isEmpty)
-        #expect(await bundle.verify(pinned: identity.key).isValid)
+        #expect(shape(await bundle.verify(pinned: identity.key).breaks) == [Pair(index: 0, kind: .unsealedExport)])
     }
 
-    @Test func droppedTailEventBreaksOnlyTheSeal() async throws {
-        let chain = try ChainBuilder.chain(6)
+    @Test func droppedTailEventBreaksTheIntegrityHashAndTheSeal() async throws {
+        var chain = try ChainBuilder.chain(5)
+        try chain.appendSeal()
         var bundle = try AuditBundle.parse(try AuditBundle.export(identity: chain.signer.document, events: chain.stamps, exportedAt: testEpoch))
         bundle.events.removeLast()
         let report = await bundle.verify(pinned: chain.signer.key)
-        #expect(shape(report.breaks) == [Pair(index: 5, kind: .chainIntegrityMismatch)])
+        #expect(shape(report.breaks) == [Pair(index: 5, kind: .chainIntegrityMismatch), Pair(index: 5, kind: .unsealedExport)])
         #expect(!report.integrityHashMatches)
         #expect(report.breaks[0].found == bundle.chainIntegrityHash)
     }
 
     @Test func identityWhoseAgentIDDoesNotDeriveFromItsKeyIsInvalid() async throws {
-        let chain = try ChainBuilder.chain(3)
+        var chain = try ChainBuilder.chain(3)
+        try chain.appendSeal()
         var document = chain.signer.document
         document.agentID = "1111111111111111111111111111111A"
         let bundle = try AuditBundle.parse(try AuditBundle.export(identity: document, events: chain.stamps, exportedAt: testEpoch))

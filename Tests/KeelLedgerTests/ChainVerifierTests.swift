@@ -169,14 +169,17 @@ import Testing
     // MARK: pinning
 
     @Test func fullResignWithSwappedIdentityIsValidUnpinnedAndCaughtPinned() async throws {
-        let original = try ChainBuilder.chain(8)
+        var original = try ChainBuilder.chain(8)
+        try original.appendSeal()
         let attacker = SigningIdentity.generate(createdAt: testEpoch)
         var forged = ChainBuilder(signer: attacker)
         for stamp in original.stamps {
             forged.nextTimestamp = stamp.timestamp
             let previous = forged.stamps.last?.hash ?? attacker.key.genesisHash
+            var payload = stamp.payload
+            if payload["head_hash"] != nil { payload["head_hash"] = .string(previous) }  // the seal records the forged head
             forged.stamps.append(
-                try Stamper.stamp(payload: stamp.payload, previousHash: previous, signer: attacker, timestamp: stamp.timestamp, nonce: UUID()))
+                try Stamper.stamp(payload: payload, previousHash: previous, signer: attacker, timestamp: stamp.timestamp, nonce: UUID()))
         }
         let bundle = try AuditBundle.parse(try AuditBundle.export(identity: attacker.document, events: forged.stamps, exportedAt: testEpoch + 100))
 

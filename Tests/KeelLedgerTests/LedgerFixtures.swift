@@ -41,6 +41,18 @@ struct ChainBuilder {
         return stamp
     }
 
+    /// Appends the checkpoint that seals an export of everything before it, as `keel ledger export` stamps it.
+    @discardableResult
+    mutating func appendSeal() throws -> Stamp {
+        let seq = nextSeq
+        let payload = ExportSeal.payload(seq: seq, size: Int64(stamps.count), headHash: stamps.last?.hash ?? signer.key.genesisHash)
+        let stamp = try Stamper.stamp(
+            payload: payload, previousHash: stamps.last?.hash ?? signer.key.genesisHash, signer: signer, timestamp: nextTimestamp, nonce: UUID())
+        stamps.append(stamp)
+        nextTimestamp += 1
+        return stamp
+    }
+
     /// A chain of `count` events.
     static func chain(_ count: Int, signer: SigningIdentity = .generate(createdAt: testEpoch)) throws -> ChainBuilder {
         var builder = ChainBuilder(signer: signer)

@@ -1,4 +1,5 @@
-/// An AISS-1.0-AUDIT export (AISS §22): an identity, its events, and a seal over them.
+/// An AISS-1.0-AUDIT export (AISS §22): an identity, its events, and an unkeyed integrity hash
+/// over them.
 ///
 /// ```json
 /// {"spec": "AISS-1.0-AUDIT", "agent_identity": {...}, "events": [...],
@@ -6,8 +7,10 @@
 /// ```
 ///
 /// `chain_integrity_hash` is aiss `compute_chain_hash`: SHA-256 over the concatenated hex
-/// hashes of the events, as UTF-8. Keel's exports are accepted by aiss's `verify_chain` and
-/// `validate_audit_export`; Keel verifies exports that aiss writes.
+/// hashes of the events, as UTF-8. Anyone can recompute it, so Keel's exports end with a signed
+/// ``ExportSeal`` (a checkpoint of the exported range) and verification requires it of Keel's
+/// exports. Keel's exports are accepted by aiss's `verify_chain` and `validate_audit_export`;
+/// Keel verifies exports that aiss writes.
 ///
 /// ```swift
 /// let bytes = try AuditBundle.export(identity: identity.document, events: stamps, exportedAt: now)
@@ -137,14 +140,20 @@ public struct AuditBundle: Sendable {
     /// Verifies the bundle, pinned to `pinnedKey` when given: the identity's base64 public key
     /// or an identity document (JSON text). Without a pin, a chain re-signed with another key
     /// under a swapped identity document verifies; with it, it does not.
-    public func verify(pinnedKey: String?) async throws(LedgerError) -> BundleReport {
+    ///
+    /// `sealRequired` forces whether the bundle must end with Keel's signed ``ExportSeal``;
+    /// nil decides from the bundle (``ExportSeal/provenance(metadata:events:sealRequired:)``).
+    public func verify(pinnedKey: String?, sealRequired: Bool? = nil) async throws(LedgerError) -> BundleReport {
         let pinned = try pinnedKey.map { (text) throws(LedgerError) -> AgentKey in try AgentKey(pinning: text) }
-        return await verify(pinned: pinned)
+        return await verify(pinned: pinned, sealRequired: sealRequired)
     }
 
-    /// Verifies the bundle: every event (see ``ChainVerifier``), the integrity seal, and that
-    /// the identity's agent_id derives from its public key.
-    public func verify(pinned: AgentKey?, options: ChainVerifier.Options = ChainVerifier.Options()) async -> BundleReport {
+    /// Verifies the bundle: every event (see ``ChainVerifier``), the integrity hash, that the
+    /// identity's agent_id derives from its public key, and that Keel's export ends with its
+    /// signed ``ExportSeal`` (`sealRequired` as in ``verify(pinnedKey:sealRequired:)``).
+    public func verify(
+        pinned: AgentKey?, options: ChainVerifier.Options = ChainVerifier.Options(), sealRequired: Bool? = nil
+    ) async -> BundleReport {
         // parse() checked that the key decodes; a hand-built bundle may not have.
         guard let key = try? identity.agentKey() else {
             let brk = ChainBreak(
@@ -187,16 +196,25 @@ public struct AuditBundle: Sendable {
                 )
             )
         }
+        // The integrity hash is unkeyed: only a signed seal tells a cut export from a whole one.
+        var seal: ExportSeal?
+        var warnings: [String] = []
+        switch ExportSeal.verdict(events: events, metadata: metadata, sealRequired: sealRequired) {
+        case .sealed(let found): seal = found
+        case .unsealed(let brk): breaks.append(brk)
+        case .unsealedForeign(let warning): warnings.append(warning)
+        }
         return BundleReport(
             breaks: breaks, eventCount: events.count, identity: identity, pinned: pinned, computedIntegrityHash: computed,
-            declaredIntegrityHash: chainIntegrityHash, head: chain.head
+            declaredIntegrityHash: chainIntegrityHash, head: chain.head, seal: seal, warnings: warnings
         )
     }
 }
 
 /// The outcome of verifying an ``AuditBundle``.
 public struct BundleReport: Sendable {
-    /// Every problem found: chain breaks in order, then a `chain_integrity_mismatch` if the seal is wrong.
+    /// Every problem found: chain breaks in order, then a `chain_integrity_mismatch` if the
+    /// integrity hash is wrong, then `unsealed_export` if Keel's export lacks its signed seal.
     public var breaks: [ChainBreak]
     /// How many events the bundle holds.
     public var eventCount: Int
@@ -210,11 +228,16 @@ public struct BundleReport: Sendable {
     public var declaredIntegrityHash: String
     /// The last event's position, for resuming verification after it.
     public var head: Checkpoint?
+    /// The signed export checkpoint the bundle ends with, if it does.
+    public var seal: ExportSeal?
+    /// What verification could not check, for a person (a foreign bundle's tail cannot be
+    /// checked for truncation); not breaks.
+    public var warnings: [String]
 
     /// A report from its parts.
     public init(
         breaks: [ChainBreak], eventCount: Int, identity: IdentityDocument, pinned: AgentKey?, computedIntegrityHash: String,
-        declaredIntegrityHash: String, head: Checkpoint?
+        declaredIntegrityHash: String, head: Checkpoint?, seal: ExportSeal? = nil, warnings: [String] = []
     ) {
         self.breaks = breaks
         self.eventCount = eventCount
@@ -223,6 +246,8 @@ public struct BundleReport: Sendable {
         self.computedIntegrityHash = computedIntegrityHash
         self.declaredIntegrityHash = declaredIntegrityHash
         self.head = head
+        self.seal = seal
+        self.warnings = warnings
     }
 
     /// True when nothing is wrong.

@@ -31,11 +31,14 @@ public struct ChainBreak: Sendable, Hashable, CustomStringConvertible {
         case chainIntegrityMismatch = "chain_integrity_mismatch"
         /// A bundle's identity document whose agent_id does not derive from its public key.
         case invalidIdentity = "invalid_identity"
+        /// Keel's export that does not end with its signed export checkpoint (``ExportSeal``):
+        /// events may have been cut from its end.
+        case unsealedExport = "unsealed_export"
     }
 
     /// The event's position in the list that was verified (0-based, counted from the chain's
     /// start when verification resumed from a ``Checkpoint``). A break about a whole bundle
-    /// (``Kind/chainIntegrityMismatch``) sits just past the last event: the event count.
+    /// (``Kind/chainIntegrityMismatch``, ``Kind/unsealedExport``) sits just past the last event: the event count.
     public var index: Int
     /// The event's `payload.seq`, when it has one.
     public var seq: Int64?
