@@ -190,13 +190,25 @@ struct LedgerVerifyCommand: AsyncParsableCommand {
                 pin = publicKey
             }
         }
-        let report: BundleReport
+        var pinned: AgentKey?
         do {
-            report = try await parsed.verify(pinnedKey: pin)
+            pinned = try pin.map { (text) throws(LedgerError) -> AgentKey in try AgentKey(pinning: text) }
         } catch {
             CLI.err("--public-key: \(error.message)")
             throw ExitCode(2)
         }
+        // Inside a Keel project, its own chain is verified from its genesis key (kept beside the
+        // signing key, or ledger.public_key) and must end with its signed export checkpoint.
+        var sealRequired: Bool?
+        var pinNote = pin == nil ? " (signer not pinned: pass --public-key to catch a re-signed chain)" : " (pinned)"
+        if let anchor = localAnchor() {
+            if pinned == nil, (try? parsed.identity.agentKey()) == anchor {
+                pinned = anchor
+                pinNote = " (pinned to this project's genesis key)"
+            }
+            if pinned == anchor { sealRequired = true }
+        }
+        let report = await parsed.verify(pinned: pinned, sealRequired: sealRequired)
         if json {
             struct Report: Encodable {
                 var valid: Bool; var events: Int; var agentID: String; var pinned: Bool; var seal: Seal?; var breaks: [Found]; var warnings: [String]
@@ -205,12 +217,12 @@ struct LedgerVerifyCommand: AsyncParsableCommand {
             struct Seal: Encodable { var index: Int; var seq: Int64?; var size: Int64 }
             struct Found: Encodable { var index: Int; var seq: Int64?; var kind: String; var expected: String; var found: String; var message: String }
             CLI.out(try CLI.json(Report(
-                valid: report.isValid, events: report.eventCount, agentID: parsed.identity.agentID, pinned: pin != nil,
+                valid: report.isValid, events: report.eventCount, agentID: parsed.identity.agentID, pinned: pinned != nil,
                 seal: report.seal.map { Seal(index: $0.index, seq: $0.seq, size: $0.size) },
                 breaks: report.breaks.map { Found(index: $0.index, seq: $0.seq, kind: $0.kind.rawValue, expected: $0.expected, found: $0.found, message: $0.message) },
                 warnings: report.warnings)))
         } else {
-            CLI.out("\(path): \(report.eventCount) events signed by \(parsed.identity.agentID)\(pin == nil ? " (signer not pinned: pass --public-key to catch a re-signed chain)" : " (pinned)")\n")
+            CLI.out("\(path): \(report.eventCount) events signed by \(parsed.identity.agentID)\(pinNote)\n")
             if let seal = report.seal {
                 CLI.out("sealed by its signed export checkpoint\(seal.seq.map { " (seq \($0))" } ?? ""): \(seal.size) events before it\n")
             }
@@ -219,6 +231,16 @@ struct LedgerVerifyCommand: AsyncParsableCommand {
             for b in report.breaks { CLI.out("  index \(b.index): \(b.kind.rawValue): \(b.message)\n") }
         }
         if !report.isValid { throw ExitCode(1) }
+    }
+
+    /// The genesis key of the project `--config` names, when there is one (`ledger.public_key`,
+    /// else the genesis file beside the signing key); nil outside a Keel project.
+    func localAnchor() -> AgentKey? {
+        guard FileManager.default.fileExists(atPath: options.absolutePath), let config = try? KeelConfig.load(path: options.absolutePath) else {
+            return nil
+        }
+        if let pinned = config.ledger.publicKey, let key = try? AgentKey(base64: pinned) { return key }
+        return try? GenesisAnchor(keyPath: config.ledger.key).load()
     }
 }
 

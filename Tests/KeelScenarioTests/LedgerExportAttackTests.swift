@@ -30,9 +30,27 @@ import Testing
 
             // Renaming the exporter (metadata is not signed) does not make it foreign: its payloads are Keel's.
             let renamed = try await cutBundle(full.path, keeping: 20, to: tmp.path("renamed.json"), in: tmp.path, exporter: "aiss/2.0.0")
-            let disguised = try await verifyJSON(demo, renamed, publicKey: identity.publicKey)
+            // (Verified outside the project, so that nothing but the bundle itself says whose it is.)
+            let outside = try await keel(["ledger", "verify", "--bundle", renamed, "--public-key", identity.publicKey, "--json"], in: tmp.path)
+            let disguised = try JSONDecoder().decode(SealedBundleVerification.self, from: Data(outside.stdout.utf8))
             #expect(disguised.breaks.map(\.kind) == ["unsealed_export"], "\(disguised.breaks)")
             #expect(disguised.breaks.first?.message.contains("payload follows Keel's payload rules") == true, "\(disguised.breaks)")
+        }
+    }
+
+    @Test func insideTheProjectItsOwnExportIsPinnedToTheGenesisKeyWithoutBeingAsked() async throws {
+        try await withTemporaryDirectory(prefix: "keel-export-anchor") { tmp in
+            let demo = try await LedgerDemo.make(in: tmp)
+            let full = try await export(demo, to: tmp.path("audit.json"))
+            let whole = try await demo.keel(["ledger", "verify", "--bundle", full.path])
+            #expect(whole.outcome.termination == .exited(0), "\(whole.stdout)\(whole.stderr)")
+            #expect(whole.stdout.contains("pinned to this project's genesis key"), "\(whole.stdout)")
+            let cut = try await cutBundle(full.path, keeping: 20, to: tmp.path("cut.json"), in: tmp.path, exporter: "aiss/2.0.0")
+            let verify = try await demo.keel(["ledger", "verify", "--bundle", cut])
+            #expect(verify.outcome.termination == .exited(1) && verify.stdout.contains("unsealed_export"), "\(verify.stdout)\(verify.stderr)")
+            // Outside any project nothing is pinned unless asked, and the output says so.
+            let outside = try await keel(["ledger", "verify", "--bundle", full.path], in: tmp.path)
+            #expect(outside.outcome.termination == .exited(0) && outside.stdout.contains("signer not pinned"), "\(outside.stdout)\(outside.stderr)")
         }
     }
 

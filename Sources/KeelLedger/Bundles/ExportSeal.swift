@@ -69,7 +69,7 @@ public struct ExportSeal: Sendable, Hashable {
     /// nothing of whose it is, and Keel's exports always hold at least their seal.
     public static func provenance(metadata: JSONValue?, events: [JSONValue], sealRequired: Bool?) -> Provenance {
         if let sealRequired {
-            return sealRequired ? .keel(reason: "the caller requires the seal") : .foreign
+            return sealRequired ? .keel(reason: "it is verified as this project's own chain, from its genesis key") : .foreign
         }
         if case .string(let exporter)? = metadata?["exporter"], exporter == "keel" {
             return .keel(reason: "its metadata.exporter is \"keel\"")

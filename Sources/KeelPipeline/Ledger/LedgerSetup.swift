@@ -1,6 +1,6 @@
 public import AsyncHTTPClient
 public import Foundation
-public import KeelLedger
+import KeelLedger
 public import KeelStore
 
 /// Builds the ledger's parts from `keel.yml`: the signing key, the backup, the alert channels.

@@ -56,7 +56,7 @@ extension SQLiteStore {
                 var fields = ExportSeal.payload(seq: position.seq, size: position.seq - 1, headHash: position.previousHash)
                 fields["event_type"] = nil
                 fields["seq"] = nil
-                _ = try LedgerAppender.write(db, ledger, at: position, kind: Checkpoint.eventType, subject: nil, fields: fields, now: now)
+                _ = try LedgerAppender.write(db, ledger, at: position, kind: Checkpoint.eventType, fields: fields, now: now)
             }
             let sealSeq = reused ? headSeq : position.seq
             let events = try Row.fetchAll(db, sql: "SELECT * FROM ledger_events WHERE seq <= ? ORDER BY seq", arguments: [sealSeq])
