@@ -17,11 +17,11 @@ struct LedgerCommand: AsyncParsableCommand {
 }
 
 /// The ledger service for a one-shot command (no alert channels: `keel run` sends alerts).
-private func service(_ config: KeelConfig, _ store: SQLiteStore) throws -> LedgerService {
+private func service(_ config: KeelConfig, _ store: SQLiteStore, events: PipelineEventSink = CLI.printer) throws -> LedgerService {
     guard let signer = store.ledger?.signer else { throw ExitCode(1) }
     return LedgerService(
         store: store, signer: signer, backup: LedgerSetup.backup(config), alerts: nil, publicURL: config.alerts.publicURL,
-        clock: SystemWallClock(), events: CLI.printer)
+        clock: SystemWallClock(), events: events)
 }
 
 struct LedgerStatusCommand: AsyncParsableCommand {
@@ -107,7 +107,8 @@ struct LedgerVerifyCommand: AsyncParsableCommand {
         let config = try CLI.loadConfig(options)
         let store = try await CLI.openStore(config, .existing)
         let started = ContinuousClock.now
-        let verification = try await service(config, store).verifyAll()
+        // With --json, stdout is the report alone: the notes of new breaks go to stderr.
+        let verification = try await service(config, store, events: json ? PipelineEventSink { CLI.err($0.line) } : CLI.printer).verifyAll()
         let elapsed = ContinuousClock.now - started
         let known = try await store.ledgerBreaks()
         // Breaks recorded in this run that the chain walk did not list itself: a damaged head the

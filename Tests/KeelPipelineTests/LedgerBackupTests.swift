@@ -62,6 +62,32 @@ import Testing
         }
     }
 
+    @Test func aStoreCutShortThatWentOnIsNotAppendedToItsBackup() async throws {
+        try await withTemporaryDirectory(prefix: "keel-backup") { tmp in
+            let remote = tmp.path("backup.git")
+            try await Git().initBare(at: remote)
+            func linked(_ range: ClosedRange<Int64>, branch: String) -> [String] {
+                range.map { #"{"payload":{"event_type":"test","seq":\#($0)},"previous_hash":"\#(branch)\#($0 - 1)","version":"AISS-1.0"}"# }
+            }
+            let b = backup(tmp, remote: remote)
+            let original = linked(1...20, branch: "h")
+            try await b.push(head: .init(size: 20, headHash: "h20"), breaks: Data(), identity: Data()) { Array(original[Int($0)...]) }
+            // Cut to 17 events, then 5 new ones: as long as the backup again, but 18 on are others.
+            let store = Array(original[..<17]) + linked(18...22, branch: "x")
+            do {
+                try await b.push(head: .init(size: 22, headHash: "x22"), breaks: Data(), identity: Data()) { Array(store[Int($0)...]) }
+                Issue.record("a store cut short and gone on was appended to its backup")
+            } catch let error as LedgerBackupError {
+                #expect(error.code == .ahead && error.backup?.size == 20)
+            }
+            #expect(try await b.fetchHead()?.size == 20)
+            // A store that goes on from the backup's head is appended.
+            let goesOn = original + linked(21...22, branch: "h")
+            try await b.push(head: .init(size: 22, headHash: "h22"), breaks: Data(), identity: Data()) { Array(goesOn[Int($0)...]) }
+            #expect(try await backup(tmp, remote: remote, name: "c").restore().events == goesOn)
+        }
+    }
+
     @Test func twoWritersTakeTurnsWithoutLosingEvents() async throws {
         try await withTemporaryDirectory(prefix: "keel-backup") { tmp in
             let remote = tmp.path("backup.git")

@@ -1,5 +1,6 @@
 public import Foundation
 public import KeelGit
+import KeelLedger
 
 /// The ledger's off-machine copy: a git repository (a bare repository on another disk or host, a
 /// hosted repository) holding the events, the resolution state of every break and the identity.
@@ -77,7 +78,17 @@ public struct LedgerBackup: Sendable {
             }
             let from = before?.size ?? 0
             if from < head.size {
-                try append(try await eventsAfter(from), startingAt: from + 1)
+                let events = try await eventsAfter(from)
+                // The store must go on from the backup's head: a store cut short that kept writing is
+                // as long as the backup again, but its next event links to another head.
+                if let before, from > 0, let link = events.first.flatMap({ try? JSONValue.parse($0) })?["previous_hash"]?.stringValue,
+                    link != before.headHash
+                {
+                    throw LedgerBackupError(
+                        .ahead, "the store's event \(from + 1) does not follow the backup's head: the store was truncated or rolled back",
+                        backup: before)
+                }
+                try append(events, startingAt: from + 1)
             }
             try write(JSONEncoder.sorted.encode(head), to: "ledger/head.json")
             try write(breaks, to: "ledger/breaks.json")
@@ -197,7 +208,7 @@ public struct LedgerBackupError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         let name: String
         public var description: String { name }
-        /// The backup holds more than the store: truncation or rollback.
+        /// The backup holds more than the store, or other events up to its head: truncation or rollback.
         public static let ahead = Code(name: "ahead")
         /// The backup's files disagree with each other.
         public static let corrupt = Code(name: "corrupt")

@@ -64,14 +64,15 @@ public actor LedgerService {
             let snapshot = try await backup.restore()
             if !snapshot.events.isEmpty {
                 let breaks = try snapshot.breaks.map { try JSONDecoder.timestamps.decode([LedgerBreakRecord].self, from: $0) } ?? []
-                try await store.importLedger(events: snapshot.events, breaks: breaks)
+                try await store.importLedger(events: snapshot.events, breaks: breaks, now: clock.now())
                 restored = snapshot.events.count
                 note("restored \(restored) ledger events and \(breaks.count) breaks from the backup \(backup.remote)")
             }
         }
+        // Compared before verifying: recording a break appends stamps, which would hide a cut tail.
+        let compared = try await compareWithBackup()
         var verification = try await verifyIncrementally()
         verification.restored = restored
-        let compared = try await compareWithBackup()
         verification.found += compared
         verification.newBreaks += try await store.recordBreaks(compared, now: clock.now())
         await tick()
@@ -95,7 +96,8 @@ public actor LedgerService {
     public func verifyAll() async throws -> Verification {
         let all = try await store.ledgerEvents(after: 0, limit: nil)
         let report = await ChainVerifier(identity: try genesis()).verify(texts: all.map(\.event))
-        let found = report.breaks.map(Self.detected) + (await Self.columnProblems(all))
+        var found = report.breaks.map(Self.detected) + (await Self.columnProblems(all))
+        found += try await store.stampCoverageProblems(besides: found)
         return try await record(found, checked: all.count, from: 0)
     }
 

@@ -34,10 +34,13 @@ public protocol LedgerStore: Sendable {
     func markAlerted(_ ids: [Int64], now: Date) async throws
     /// Stamps the hand-over to `next` (signed by the current key) and signs with `next` from then on.
     func rotateKey(to next: SigningIdentity, now: Date) async throws
-    /// Fills an empty ledger from a backup: the events as they are, and the breaks with their decisions.
-    func importLedger(events: [String], breaks: [LedgerBreakRecord]) async throws
+    /// Fills an empty ledger from a backup: the events as they are, and the breaks with their decisions
+    /// (then, with a ledger, a signed `ledger_restored` stamp: see ``StampCoverage``).
+    func importLedger(events: [String], breaks: [LedgerBreakRecord], now: Date) async throws
     /// The status over all breaks, as `keel ledger status` reports it.
     func ledgerStatus(now: Date) async throws -> LedgerStatus
+    /// Business rows without their stamp, stamps without their row, and rows that differ from their stamp.
+    func stampCoverageProblems(besides chainBreaks: [DetectedBreak]) async throws -> [DetectedBreak]
 }
 
 extension SQLiteStore: LedgerStore {
@@ -230,7 +233,7 @@ extension SQLiteStore: LedgerStore {
         ledgerState.withLock { settings in settings?.signer = next }
     }
 
-    public func importLedger(events: [String], breaks: [LedgerBreakRecord]) async throws {
+    public func importLedger(events: [String], breaks: [LedgerBreakRecord], now: Date) async throws {
         let ledger = self.ledger
         try await pool.write { db in
             guard try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM ledger_events") == 0 else {
@@ -254,6 +257,7 @@ extension SQLiteStore: LedgerStore {
             } else {
                 for b in breaks { try Self.insertBreakRow(db, b, alertedAt: b.alertedAt) }
             }
+            try Self.stampRestore(db, ledger, events: events.count, now: now)
         }
     }
 
