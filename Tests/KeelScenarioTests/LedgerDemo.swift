@@ -18,10 +18,16 @@ struct LedgerDemo {
     var database: String { dir + "/.keel/keel.sqlite" }
     var key: String { dir + "/.keel/ledger/signing-key.json" }
 
+    /// A project of its own for one test: a copy of one `keel demo` run per test process (the demo
+    /// runs the whole pipeline; dozens of ledger tests each running it made the suite's load, not
+    /// its checks, the slowest part). The copy has the demo's database, key, genesis file and
+    /// origin, all with relative paths, so it is a project in its own right.
     static func make(in tmp: TemporaryDirectory, sourceLocation: SourceLocation = #_sourceLocation) async throws -> LedgerDemo {
+        let template = try await DemoTemplate.shared.directory()
         let dir = tmp.path("demo")
-        let run = try await KeelScenarioTests.keel(["demo", "--dir", dir], in: tmp.path)
-        try #require(run.outcome.termination == .exited(0), "keel demo failed:\n\(run.stdout)\n\(run.stderr)", sourceLocation: sourceLocation)
+        let copy = try await ProcessRunner().capture(
+            ProcessSpec(executable: "/bin/cp", arguments: ["-a", template, dir], workingDirectory: tmp.path, wallClockLimit: .seconds(120)))
+        try #require(copy.outcome.termination == .exited(0), "cp -a \(template) \(dir): \(copy.stderr)", sourceLocation: sourceLocation)
         return LedgerDemo(dir: dir)
     }
 
@@ -125,4 +131,27 @@ struct LedgerStatusReport: Decodable {
     var status: String
     var events: Int64
     var breaks: [Break]
+}
+
+/// The one `keel demo` project a test process copies for its ledger tests (see ``LedgerDemo/make(in:sourceLocation:)``).
+actor DemoTemplate {
+    static let shared = DemoTemplate()
+    // The template is left in the temporary directory when the process ends (a few hundred KB).
+    private var built: Task<String, any Error>?
+
+    /// The template's directory, built by the first caller; a failed build is retried by the next.
+    func directory() async throws -> String {
+        if let built, let path = try? await built.value { return path }
+        let task = Task<String, any Error> {
+            let root = try TemporaryDirectory(prefix: "keel-demo-template")
+            let run = try await KeelScenarioTests.keel(["demo", "--dir", root.path("demo")], in: root.path)
+            guard run.outcome.termination == .exited(0) else {
+                root.remove()
+                throw RepoBuilderError(message: "keel demo failed:\n\(run.stdout)\n\(run.stderr)")
+            }
+            return root.path("demo")
+        }
+        built = task
+        return try await task.value
+    }
 }
