@@ -131,12 +131,12 @@ public actor LedgerService {
             ]
         }
         guard head.size > 0 else { return [] }
-        let local = try await store.ledgerEvents(after: head.size - 1, limit: 1).first
         // The hash of the text, not the unsigned column: a forged row can keep the real hash there.
-        if let local, (try? Stamp.parse(local.event).hash) ?? local.hash != head.headHash {
+        let local = try await store.ledgerEvents(after: head.size - 1, limit: 1).first.map { (try? Stamp.parse($0.event).hash) ?? $0.hash }
+        if let local, local != head.headHash {
             return [
                 DetectedBreak(
-                    seq: head.size, kind: "rollback", expected: head.headHash, found: (try? Stamp.parse(local.event).hash) ?? local.hash,
+                    seq: head.size, kind: "rollback", expected: head.headHash, found: local,
                     message: "event \(head.size) differs from the backed-up one: the store's history was rewritten or rolled back and rebuilt")
             ]
         }
