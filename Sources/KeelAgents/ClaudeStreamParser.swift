@@ -158,18 +158,29 @@ public struct ClaudeStreamParser: AgentOutputParser {
 
     private func makeResult(_ json: [String: Any]) -> AgentResult {
         let subtype = json["subtype"] as? String
-        let reportedError = json["is_error"] as? Bool ?? false
-        let outcome: AgentResult.Outcome
+        var reportedError = json["is_error"] as? Bool ?? false
+        var outcome: AgentResult.Outcome
         switch subtype {
         case "success": outcome = reportedError ? .error : .success
         case "error_max_turns": outcome = .maxTurns
         default: outcome = .error
         }
+        // Headless Claude Code refuses what its permission mode does not allow and still reports
+        // "success": a run that was refused a tool did not do what it was asked.
+        let denied = Self.deniedTools(json["permission_denials"])
+        if !denied.isEmpty {
+            outcome = .error
+            reportedError = true
+        }
 
         let resultText = json["result"] as? String
         let errors = (json["errors"] as? [Any] ?? []).compactMap { $0 as? String }.filter { !$0.isEmpty }
         let message: String?
-        if outcome == .success {
+        if !denied.isEmpty {
+            message =
+                "permission denied: Claude Code was refused \(denied.joined(separator: ", ")) (permission_denials), so it could not do the task; "
+                + "let it edit its clone headless: --permission-mode acceptEdits and --allowedTools for the tools it needs in agent.command"
+        } else if outcome == .success {
             message = resultText
         } else if !errors.isEmpty {
             message = errors.joined(separator: "\n")
@@ -195,6 +206,17 @@ public struct ClaudeStreamParser: AgentOutputParser {
             apiErrorStatus: JSONField.int(json["api_error_status"]),
             terminalReason: json["terminal_reason"] as? String
         )
+    }
+
+    /// The tools named in a result's `permission_denials` (`[{"tool_name": "Write", "tool_use_id": ..., "tool_input": {...}}]`),
+    /// each once, in order.
+    static func deniedTools(_ value: Any?) -> [String] {
+        var tools: [String] = []
+        for denial in value as? [Any] ?? [] {
+            let name = (denial as? [String: Any])?["tool_name"] as? String ?? "a tool"
+            if !tools.contains(name) { tools.append(name) }
+        }
+        return tools
     }
 
     /// USD to micro-USD, rounded half up, in decimal so that 0.24722425 gives 247224 and

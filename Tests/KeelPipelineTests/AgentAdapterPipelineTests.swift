@@ -61,6 +61,32 @@ extension PipelineTests {
         #expect(runs.map(\.outcome) == ["error"])
     }
 
+    @Test func aClaudeCodeRunRefusedItsEditsIsAPermissionFailureForAPersonNotNoChanges() async throws {
+        // What headless Claude Code prints in its default permission mode: the Write was refused,
+        // yet the result says success.
+        let agent = #"""
+            cat > /dev/null
+            echo '{"type":"system","subtype":"init","cwd":"'"$PWD"'","session_id":"s-1","tools":["Read","Write","Edit","Bash"],"model":"claude-sonnet-4-5","permissionMode":"default","claude_code_version":"2.1.327"}'
+            echo '{"type":"assistant","message":{"model":"claude-sonnet-4-5","role":"assistant","content":[{"type":"tool_use","id":"toolu_01","name":"Write","input":{"file_path":"'"$PWD"'/hello.txt","content":"hi"}}]},"session_id":"s-1"}'
+            echo '{"type":"user","message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_01","is_error":true,"content":"Claude requested permissions to write to '"$PWD"'/hello.txt, but you haven'"'"'t granted it yet."}]},"session_id":"s-1"}'
+            echo '{"type":"result","subtype":"success","is_error":false,"num_turns":2,"result":"I could not write the file.","session_id":"s-1","total_cost_usd":0.0123,"usage":{"input_tokens":120,"output_tokens":40},"permission_denials":[{"tool_name":"Write","tool_use_id":"toolu_01","tool_input":{"file_path":"'"$PWD"'/hello.txt","content":"hi"}}],"terminal_reason":"completed"}'
+
+            """#
+        let rig = try await rig(agent: agent, kind: "claude-code")
+        defer { rig.tmp.remove() }
+        let item = try await submit(rig, "write a greeting")
+        try await rig.scheduler.runUntilSettled()
+
+        let final = try #require(try await rig.store.item(item.id))
+        #expect(final.state == .needsHuman, "a refused run goes to a person: \(final.state)")
+        #expect(final.attempt == 1, "a refused run is not retried")
+        let failure = try #require(try await rig.store.history(of: item.id).last)
+        #expect(failure.summary.contains("permission denied") && failure.summary.contains("Write"), "\(failure.summary)")
+        #expect(!failure.summary.contains("without changing any file"), "\(failure.summary)")
+        let runs = try await rig.store.agentRuns(of: item.id)
+        #expect(runs.map(\.outcome) == ["error"])
+    }
+
     @Test func aGeminiQuotaErrorIsClassifiedFromItsResultLine() async throws {
         let agent = #"""
             echo '{"type":"init","timestamp":"t","session_id":"g1","model":"gemini-2.5-pro"}'

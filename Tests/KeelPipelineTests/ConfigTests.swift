@@ -169,7 +169,11 @@ private let minimal = [
         #expect(config.forge.local.base == "main")
         #expect(config.ci == KeelConfig.CI(commands: [], timeoutSeconds: 600))
         #expect(config.inspect.checks.isEmpty)
-        #expect(config.agent.command == ["claude", "-p", "--output-format", "stream-json", "--verbose"])
+        #expect(
+            config.agent.command == [
+                "claude", "-p", "--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits", "--allowedTools",
+                "Read,Edit,Write,Glob,Grep,Bash",
+            ])
         #expect(config.agent.prompt == .stdin)
         #expect(config.agent.env.isEmpty)
         #expect(config.agent.timeouts == KeelConfig.AgentTimeouts(wallClockSeconds: 1800, inactivitySeconds: 300))

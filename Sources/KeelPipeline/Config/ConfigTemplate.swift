@@ -11,7 +11,13 @@ public enum ConfigTemplate {
     /// `.sample`, whose runner the pipeline supplies.
     public static func defaultCommand(for kind: KeelConfig.AgentKind) -> [String] {
         switch kind {
-        case .claudeCode: ["claude", "-p", "--output-format", "stream-json", "--verbose"]
+        // Headless Claude Code denies every edit in its default permission mode (and still reports
+        // success): acceptEdits lets it edit its clone, --allowedTools names the rest it needs.
+        case .claudeCode:
+            [
+                "claude", "-p", "--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits",
+                "--allowedTools", "Read,Edit,Write,Glob,Grep,Bash",
+            ]
         case .codex: ["codex", "exec", "--json", "--skip-git-repo-check", "--full-auto"]
         case .gemini: ["gemini", "-o", "stream-json", "--approval-mode", "auto_edit", "-p"]
         case .aider: ["aider", "--yes-always", "--no-auto-commits", "--message-file"]
