@@ -208,15 +208,21 @@ public struct ClaudeStreamParser: AgentOutputParser {
         )
     }
 
-    /// The tools named in a result's `permission_denials` (`[{"tool_name": "Write", "tool_use_id": ..., "tool_input": {...}}]`),
-    /// each once, in order.
+    /// What a result's `permission_denials` (`[{"tool_name": "Write", "tool_use_id": ..., "tool_input": {...}}]`)
+    /// refused, each once, in order: the tool and its file or command (`Write /repo/hello.txt`,
+    /// `Bash rm -rf build`), at most five and how many more.
     static func deniedTools(_ value: Any?) -> [String] {
         var tools: [String] = []
         for denial in value as? [Any] ?? [] {
-            let name = (denial as? [String: Any])?["tool_name"] as? String ?? "a tool"
-            if !tools.contains(name) { tools.append(name) }
+            let denial = denial as? [String: Any] ?? [:]
+            let name = denial["tool_name"] as? String ?? "a tool"
+            // What it was refused: the file or the command, so a person sees the reason.
+            let input = denial["tool_input"] as? [String: Any] ?? [:]
+            let target = ["file_path", "notebook_path", "path", "command", "pattern"].lazy.compactMap { input[$0] as? String }.first
+            let entry = target.map { "\(name) \($0.count > 120 ? $0.prefix(117) + "..." : $0)" } ?? name
+            if !tools.contains(entry) { tools.append(entry) }
         }
-        return tools
+        return tools.count > 5 ? tools.prefix(5) + ["\(tools.count - 5) more"] : tools
     }
 
     /// USD to micro-USD, rounded half up, in decimal so that 0.24722425 gives 247224 and

@@ -218,3 +218,44 @@ private func result(cost: String) -> String {
         #expect(try JSONDecoder().decode(AgentResult.self, from: data) == value)
     }
 }
+
+/// What the real Claude Code 2.1.327 printed, run with `-p --output-format stream-json --verbose`
+/// against a scripted Messages API on loopback (Tests/Fixtures/agents/README.md).
+@Suite struct RealClaudeCodeOutputTests {
+    @Test func anEditRunParsesToTheCostAndTokensTheCLIReported() throws {
+        let result = try #require(parse(try fixture("claude-code-2.1.327-edit.jsonl")))
+        #expect(result.outcome == .success && !result.isError)
+        #expect(result.costMicros == 1600 && result.inputTokens == 200 && result.outputTokens == 40 && result.turns == 2)
+        #expect(result.model == "claude-opus-5-5" && result.message == "Wrote greeting-1.txt.")
+    }
+
+    @Test func aRunRefusedItsWriteIsAnErrorNamingTheToolAndTheFileWhateverItsSubtypeSays() throws {
+        let text = try fixture("claude-code-2.1.327-permission-denied.jsonl")
+        #expect(text.contains(#""subtype":"success""#) && text.contains(#""is_error":false"#), "the CLI itself says success")
+        let result = try #require(parse(text))
+        #expect(result.outcome == .error && result.isError)
+        #expect(result.message?.hasPrefix("permission denied: Claude Code was refused Write /tmp/probe/w2/greeting-1.txt (permission_denials)") == true, "\(result.message ?? "")")
+        #expect(result.costMicros == 1600, "the refused run still cost what it cost")
+    }
+
+    @Test func anOverloadedModelAndAnInvalidKeyKeepTheirStatusAndText() throws {
+        let overloaded = try #require(parse(try fixture("claude-code-2.1.327-529.jsonl")))
+        #expect(overloaded.outcome == .error && overloaded.apiErrorStatus == 529 && overloaded.terminalReason == "api_error")
+        #expect(overloaded.message?.hasPrefix("API Error: 529 Overloaded.") == true, "\(overloaded.message ?? "")")
+        let invalidKey = try #require(parse(try fixture("claude-code-2.1.327-401.jsonl")))
+        #expect(invalidKey.outcome == .error && invalidKey.apiErrorStatus == 401 && invalidKey.costMicros == 0)
+        #expect(invalidKey.message == "Invalid API key · Fix external API key")
+    }
+
+    @Test func manyRefusalsAreListedOnceEachUpToFive() throws {
+        // Eight distinct refusals (a repeated one counts once): five named, three more.
+        let denials = (1...7).map { #"{"tool_name":"Bash","tool_use_id":"t\#($0)","tool_input":{"command":"make step\#($0)"}}"# }
+            + [#"{"tool_name":"Bash","tool_use_id":"t8","tool_input":{"command":"make step1"}}"#, #"{"tool_name":"WebFetch"}"#]
+        let line = #"{"type":"result","subtype":"success","is_error":false,"num_turns":3,"result":"ok","permission_denials":["# + denials.joined(separator: ",") + "]}"
+        let result = try #require(parse([line]))
+        #expect(result.outcome == .error)
+        #expect(
+            result.message?.hasPrefix("permission denied: Claude Code was refused Bash make step1, Bash make step2, Bash make step3, Bash make step4, Bash make step5, 3 more (permission_denials)") == true,
+            "\(result.message ?? "")")
+    }
+}
