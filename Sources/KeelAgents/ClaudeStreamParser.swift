@@ -101,6 +101,8 @@ public struct ClaudeStreamParser: AgentOutputParser {
     private var syntheticErrorText: String?
     private var rateLimitResetsAt: Int?
     private var result: AgentResult?
+    /// The first `api_retry` of a refused key: its status and error.
+    private var refusedKey: (status: Int?, error: String)?
 
     /// Creates a parser with nothing seen yet.
     public init() {}
@@ -115,6 +117,14 @@ public struct ClaudeStreamParser: AgentOutputParser {
             if json["subtype"] as? String == "init" {
                 initModel = (json["model"] as? String) ?? initModel
                 initSessionID = (json["session_id"] as? String) ?? initSessionID
+            } else if json["subtype"] as? String == "api_retry", refusedKey == nil {
+                // The CLI retries even a refused key (ten times by default, for minutes); a key
+                // does not become valid by waiting.
+                let status = JSONField.int(json["error_status"])
+                let error = json["error"] as? String ?? ""
+                if status == 401 || status == 403 || error == "authentication_failed" {
+                    refusedKey = (status, error.isEmpty ? "authentication_failed" : error)
+                }
             }
         case "assistant":
             consumeAssistant(json)
@@ -131,7 +141,7 @@ public struct ClaudeStreamParser: AgentOutputParser {
     /// The classified run, or nil when no `result` line was seen (the CLI died or was killed
     /// before finishing).
     public func finish() -> AgentResult? {
-        guard var result else { return nil }
+        guard var result = result ?? refusedKeyResult else { return nil }
         result.model = initModel ?? assistantModel
         result.sessionID = result.sessionID ?? initSessionID
         if result.outcome != .success, result.message == nil {
@@ -139,6 +149,22 @@ public struct ClaudeStreamParser: AgentOutputParser {
         }
         result.rateLimitResetsAt = rateLimitResetsAt
         return result
+    }
+
+    /// Why the run may stop before its result line: the model endpoint refused the key.
+    public var settled: String? {
+        guard result == nil, let refusedKey else { return nil }
+        return "the model endpoint refused the key (\(refusedKey.status.map { "HTTP \($0) " } ?? "")\(refusedKey.error)) and Claude Code was retrying it"
+    }
+
+    /// The ending of a run stopped at its first retry of a refused key.
+    private var refusedKeyResult: AgentResult? {
+        guard let refusedKey else { return nil }
+        return AgentResult(
+            outcome: .error, isError: true, costMicros: 0,
+            message: "API Error: \(refusedKey.status.map(String.init) ?? "") \(refusedKey.error): the model endpoint refused the key;"
+                + " Keel stopped Claude Code's retries (a key does not become valid by waiting): check ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN",
+            apiErrorStatus: refusedKey.status, terminalReason: "api_error")
     }
 
     private mutating func consumeAssistant(_ json: [String: Any]) {

@@ -120,6 +120,15 @@ public enum TimeoutKind: String, Sendable, Equatable {
     case inactivity
 }
 
+/// What the output so far says about the run, line by line (see ``ProcessRunner/run(_:onStart:watch:)``).
+public enum LineVerdict: Sendable, Equatable {
+    /// Let it go on.
+    case proceed
+    /// Its end is already known (an agent retrying a refused key would only wait longer):
+    /// stop the process group now, for this reason.
+    case stop(String)
+}
+
 /// How a run ended.
 public struct ProcessOutcome: Sendable {
     /// The process id, which is also its process-group id.
@@ -130,6 +139,8 @@ public struct ProcessOutcome: Sendable {
     public var timedOut: TimeoutKind?
     /// Set when the calling task was cancelled and Keel stopped the process.
     public var cancelled: Bool
+    /// Set when a line's ``LineVerdict/stop(_:)`` stopped the process: the reason it gave.
+    public var stopped: String?
     /// From spawn to the end of the process group's output.
     public var duration: Duration
     /// The last 64 KiB of (redacted) stdout.
@@ -137,8 +148,8 @@ public struct ProcessOutcome: Sendable {
     /// The last 64 KiB of (redacted) stderr.
     public var stderrTail: String
 
-    /// Exited 0 on its own: no timeout, no cancellation.
-    public var succeeded: Bool { termination == .exited(0) && timedOut == nil && !cancelled }
+    /// Exited 0 on its own: no timeout, no cancellation, not stopped.
+    public var succeeded: Bool { termination == .exited(0) && timedOut == nil && !cancelled && stopped == nil }
 
     /// Creates an outcome (for fakes in tests; ``ProcessRunner`` makes the real ones).
     public init(
@@ -146,6 +157,7 @@ public struct ProcessOutcome: Sendable {
         termination: Termination,
         timedOut: TimeoutKind? = nil,
         cancelled: Bool = false,
+        stopped: String? = nil,
         duration: Duration = .zero,
         stdoutTail: String = "",
         stderrTail: String = ""
@@ -154,6 +166,7 @@ public struct ProcessOutcome: Sendable {
         self.termination = termination
         self.timedOut = timedOut
         self.cancelled = cancelled
+        self.stopped = stopped
         self.duration = duration
         self.stdoutTail = stdoutTail
         self.stderrTail = stderrTail
@@ -232,13 +245,31 @@ public struct ProcessRunner: Sendable {
         onStart: @Sendable (Int32) async -> Void = { _ in },
         onLine: @Sendable (OutputStream, String) async -> Void = { _, _ in }
     ) async throws -> ProcessOutcome {
-        try await execute(spec, collectLimit: nil, onStart: onStart, onLine: onLine).outcome
+        try await execute(
+            spec, collectLimit: nil, onStart: onStart,
+            onLine: { stream, line in
+                await onLine(stream, line)
+                return .proceed
+            }
+        ).outcome
+    }
+
+    /// Runs `spec` to completion like ``run(_:onStart:onLine:)``, letting each line decide
+    /// whether the run goes on: the first ``LineVerdict/stop(_:)`` stops the process group
+    /// (SIGTERM, then SIGKILL after the grace period) and is reported in ``ProcessOutcome/stopped``.
+    /// Lines that arrive while it stops are still delivered.
+    public func run(
+        _ spec: ProcessSpec,
+        onStart: @Sendable (Int32) async -> Void = { _ in },
+        watch: @Sendable (OutputStream, String) async -> LineVerdict
+    ) async throws -> ProcessOutcome {
+        try await execute(spec, collectLimit: nil, onStart: onStart, onLine: watch).outcome
     }
 
     /// Runs a short command (git, a CI step) and collects stdout and stderr in full, up to
     /// ``captureLimit`` bytes each.
     public func capture(_ spec: ProcessSpec) async throws -> CapturedOutput {
-        let result = try await execute(spec, collectLimit: Self.captureLimit, onStart: { _ in }, onLine: { _, _ in })
+        let result = try await execute(spec, collectLimit: Self.captureLimit, onStart: { _ in }, onLine: { _, _ in .proceed })
         return CapturedOutput(
             outcome: result.outcome,
             stdout: String(decoding: result.stdout, as: UTF8.self),
@@ -276,7 +307,7 @@ extension ProcessRunner {
         _ spec: ProcessSpec,
         collectLimit: Int?,
         onStart: @Sendable (Int32) async -> Void,
-        onLine: @Sendable (OutputStream, String) async -> Void
+        onLine: @Sendable (OutputStream, String) async -> LineVerdict
     ) async throws -> RunResult {
         try Task.checkCancellation()
         let configuration = try Self.configuration(for: spec)
@@ -350,12 +381,15 @@ extension ProcessRunner {
                             case .bytes(let stream, let chunk):
                                 let lines = stream == .stdout ? stdout.record(chunk) : stderr.record(chunk)
                                 for line in lines {
-                                    await onLine(stream, String(decoding: line, as: UTF8.self))
+                                    let verdict = await onLine(stream, String(decoding: line, as: UTF8.self))
+                                    if case .stop(let reason) = verdict {
+                                        group.addTask { await supervisor.stop(because: .requested(reason)) }
+                                    }
                                 }
                             case .end(let stream):
                                 openStreams.remove(stream)
                                 if let last = stream == .stdout ? stdout.finish() : stderr.finish() {
-                                    await onLine(stream, String(decoding: last, as: UTF8.self))
+                                    _ = await onLine(stream, String(decoding: last, as: UTF8.self))
                                 }
                             }
                         }
@@ -392,9 +426,11 @@ extension ProcessRunner {
         }
         var timedOut: TimeoutKind?
         var cancelled = false
+        var stopped: String?
         switch body.stopReason {
         case .timeout(let kind): timedOut = kind
         case .cancelled: cancelled = true
+        case .requested(let reason): stopped = reason
         case nil: break
         }
         return RunResult(
@@ -403,6 +439,7 @@ extension ProcessRunner {
                 termination: termination,
                 timedOut: timedOut,
                 cancelled: cancelled,
+                stopped: stopped,
                 duration: duration,
                 stdoutTail: body.stdoutTail,
                 stderrTail: body.stderrTail

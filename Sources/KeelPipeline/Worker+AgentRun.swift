@@ -88,7 +88,7 @@ extension Worker {
             outcome = try await cancelWhenGracefulShutdown {
                 try await env.runner.run(
                     agentSpec, onStart: { pid in try? await store.setAgentRunPID(runID, pid: Int(pid)) },
-                    onLine: { _, line in parser.consume(line) })
+                    watch: { _, line in parser.consume(line) })
             }
         } catch {
             try await uncancelled {

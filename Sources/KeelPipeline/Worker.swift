@@ -608,6 +608,12 @@ final class StreamParserBox: Sendable {
 
     init(_ parser: any AgentOutputParser) { state = Mutex(parser) }
 
-    func consume(_ line: String) { state.withLock { $0.consume(line: line) } }
+    /// Takes a line; stop the run when it settles how the run ends (``AgentOutputParser/settled``).
+    func consume(_ line: String) -> LineVerdict {
+        state.withLock { parser in
+            parser.consume(line: line)
+            return parser.settled.map(LineVerdict.stop) ?? .proceed
+        }
+    }
     func finish() -> AgentResult? { state.withLock { $0.finish() } }
 }

@@ -247,6 +247,27 @@ private func result(cost: String) -> String {
         #expect(invalidKey.message == "Invalid API key · Fix external API key")
     }
 
+    @Test func theFirstRetryOfARefusedKeySettlesTheRunAndARetriedOverloadDoesNot() throws {
+        let refused = try fixture("claude-code-2.1.327-401.jsonl").components(separatedBy: "\n").filter { !$0.isEmpty }
+        #expect(refused[1].contains(#""subtype":"api_retry""#) && refused[1].contains(#""error_status":401"#))
+        var parser = ClaudeStreamParser()
+        parser.consume(line: refused[0])
+        #expect(parser.settled == nil)
+        parser.consume(line: refused[1])
+        #expect(parser.settled == "the model endpoint refused the key (HTTP 401 authentication_failed) and Claude Code was retrying it")
+        // Stopped there, with no result line: the ending is still known.
+        let stopped = try #require(parser.finish())
+        #expect(stopped.outcome == .error && stopped.isError && stopped.apiErrorStatus == 401 && stopped.costMicros == 0)
+        #expect(stopped.message?.hasPrefix("API Error: 401 authentication_failed: the model endpoint refused the key") == true, "\(stopped.message ?? "")")
+        // Had it run to its end, its own result line is the word.
+        for line in refused.dropFirst(2) { parser.consume(line: line) }
+        #expect(parser.settled == nil && parser.finish()?.message == "Invalid API key · Fix external API key")
+
+        var overloaded = ClaudeStreamParser()
+        for line in try fixture("claude-code-2.1.327-529.jsonl").components(separatedBy: "\n").prefix(2) { overloaded.consume(line: line) }
+        #expect(overloaded.settled == nil && overloaded.finish() == nil, "an overload may pass: the CLI's own retries go on")
+    }
+
     @Test func manyRefusalsAreListedOnceEachUpToFive() throws {
         // Eight distinct refusals (a repeated one counts once): five named, three more.
         let denials = (1...7).map { #"{"tool_name":"Bash","tool_use_id":"t\#($0)","tool_input":{"command":"make step\#($0)"}}"# }

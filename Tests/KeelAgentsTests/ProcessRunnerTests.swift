@@ -178,6 +178,27 @@ private func isSignaled(_ termination: Termination) -> Bool {
         #expect(outcome.stdoutTail == "started\n")
     }
 
+    @Test func aLineThatSettlesTheRunStopsTheWholeGroup() async throws {
+        // A CLI that retries what cannot succeed: the first retry line settles the run.
+        let log = LineLog()
+        let outcome = try await runner.run(
+            shell("echo working; echo 'retry 1: 401'; sleep 30 & wait; echo never", inactivity: .seconds(60)),
+            watch: { stream, line in
+                log.append(stream, line)
+                return line.hasPrefix("retry") ? .stop("the key was refused") : .proceed
+            }
+        )
+        #expect(outcome.stopped == "the key was refused")
+        #expect(outcome.timedOut == nil && !outcome.cancelled && !outcome.succeeded)
+        #expect(isSignaled(outcome.termination))
+        #expect(log.lines(.stdout) == ["working", "retry 1: 401"], "nothing ran after the stop")
+    }
+
+    @Test func linesThatProceedLeaveTheRunAlone() async throws {
+        let outcome = try await runner.run(shell("echo one; echo two"), watch: { _, _ in .proceed })
+        #expect(outcome.succeeded && outcome.stopped == nil)
+    }
+
     @Test func chattyProcessIsKilledByTheWallClockLimit() async throws {
         let log = LineLog()
         let outcome = try await runner.run(

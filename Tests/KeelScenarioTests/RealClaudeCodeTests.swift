@@ -41,7 +41,7 @@ struct RealClaudeCodeTests {
         /// Submits one issue and runs `keel run` against `server` until `settled` holds for item 1
         /// (bounded); returns the store and what `keel run` logged.
         func run(
-            against server: AnthropicMessagesServer, key: String? = nil, settled: @escaping (WorkItem) -> Bool
+            against server: AnthropicMessagesServer, key: String? = nil, cliRetries: Int? = 1, settled: @escaping (WorkItem) -> Bool
         ) async throws -> (store: SQLiteStore, item: WorkItem, log: String) {
             let issue = try project.writeIssue("Add greeting-1.txt saying hello.\n")
             let submit = try await keel(["submit", "--title", "Say hello", "--body-file", issue], in: project.repo)
@@ -55,9 +55,11 @@ struct RealClaudeCodeTests {
                     "ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": key ?? server.script.apiKey,
                     // A scratch home: the CLI writes its settings and sessions there.
                     "HOME": home,
-                    // The CLI's own retries of a 529 or 401 (ten by default) would take minutes.
-                    "CLAUDE_CODE_MAX_RETRIES": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-                ])
+                    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+                ].merging(
+                    // The CLI's own retries of a 529 (ten by default) would take minutes.
+                    cliRetries.map { ["CLAUDE_CODE_MAX_RETRIES": String($0)] } ?? [:]
+                ) { $1 })
             let store = try SQLiteStore(path: project.repo + "/.keel/keel.sqlite")
             let done = try await eventually(seconds: 240) { try await store.item(1).map(settled) ?? false }
             keelRun.signal(SIGTERM)
@@ -155,13 +157,15 @@ struct RealClaudeCodeTests {
         defer { rig.project.tmp.remove() }
         try rig.configure()
         try await AnthropicMessagesServer.withServer(.init(files: Self.greeting)) { server in
-            let (store, item, log) = try await rig.run(against: server, key: "sk-ant-revoked-key") {
+            // The CLI's default retries (ten, over minutes): Keel stops it at its first retry of the refused key.
+            let (store, item, log) = try await rig.run(against: server, key: "sk-ant-revoked-key", cliRetries: nil) {
                 $0.state == .needsHuman || $0.state == .merged
             }
             #expect(item.state == .needsHuman, "\(log)")
             #expect(item.attempt == 1, "an invalid key is not retried")
             let failure = try #require(try await store.history(of: 1).last)
-            #expect(failure.summary.contains("Invalid API key"), "\(failure.summary)")
+            #expect(failure.summary.contains("401") && failure.summary.contains("refused the key"), "\(failure.summary)")
+            #expect(server.messageRequests.count < 11, "stopped long before the CLI's ten retries: \(server.messageRequests.count) requests")
             #expect(try await store.agentRuns(of: 1).map(\.outcome) == ["error"])
             #expect(!server.messageRequests.isEmpty && server.messageRequests.allSatisfy { $0.header("x-api-key") == "sk-ant-revoked-key" })
             #expect(!log.contains("sk-ant-revoked-key") && !failure.summary.contains("sk-ant-revoked-key"), "the key is never logged")

@@ -11,6 +11,15 @@ public protocol AgentOutputParser: Sendable {
     /// The classified run, or nil when the output holds nothing that says how the run ended
     /// (the CLI died or was killed before it finished).
     func finish() -> AgentResult?
+    /// Set once the output already settles how the run ends although the CLI goes on (Claude
+    /// Code retrying a key the model endpoint refused, for minutes): why Keel may stop it now.
+    /// ``finish()`` then gives that ending even without the CLI's own last word.
+    var settled: String? { get }
+}
+
+extension AgentOutputParser {
+    /// Nothing settles a run early unless the parser says so.
+    public var settled: String? { nil }
 }
 
 /// The output formats Keel reads, one per agent CLI.

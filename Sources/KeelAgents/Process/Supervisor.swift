@@ -12,6 +12,8 @@ import Darwin
 enum StopReason: Sendable, Equatable {
     case timeout(TimeoutKind)
     case cancelled
+    /// A line of the output said the run's end is already known.
+    case requested(String)
 }
 
 /// Watches one running process group: enforces the wall-clock and inactivity limits, reacts
