@@ -1,7 +1,7 @@
 import Foundation
 
 /// A real coding-agent CLI, as the tests that drive one find it: the executable named by its
-/// environment variable (`.ci/agent-clis` installs the pinned versions and prints the variables).
+/// environment variable (`eval "$(.ci/agent-clis)"` installs the pinned versions and sets the variables).
 ///
 /// Tests that need one are enabled with ``isAvailable`` and say what to install when it is
 /// missing; `KEEL_REQUIRE_AGENT_CLIS=1` (CI sets it) enables them anyway, so a missing install
@@ -49,7 +49,7 @@ public enum RealAgentCLI: String, Sendable, CaseIterable {
 
     /// What a skipped test says.
     public var skipMessage: String {
-        "\(variable) does not name an executable: the real \(rawValue) CLI is not tested (run .ci/agent-clis, which installs \(package), and export what it prints)"
+        "\(variable) does not name an executable: the real \(rawValue) CLI is not tested (eval \"$(.ci/agent-clis)\" installs \(package) and sets it)"
     }
 
     /// The executable, or an error saying what to install (when CI requires it and it is missing).
