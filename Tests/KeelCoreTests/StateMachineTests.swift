@@ -64,6 +64,41 @@ import Testing
         }
     }
 
+    @Test func theAllowedEdgesAreExactlyTheTransitionsAndEachStateOutcomePairLeadsOnePlace() {
+        var pairs = Set<String>()
+        for edge in StateMachine.transitions {
+            #expect(pairs.insert("\(edge.from)/\(edge.outcome.rawValue)").inserted, "\(edge) is listed twice")
+            #expect((try? StateMachine.next(from: edge.from, on: edge.outcome)) == edge.to, "\(edge)")
+        }
+        for from in ItemState.allCases {
+            let targets = Set(StateMachine.transitions.filter { $0.from == from }.map(\.to))
+            #expect(StateMachine.allowed[from] == targets, "\(from): an edge no outcome reaches, or an outcome the table refuses")
+            for to in ItemState.allCases {
+                #expect(StateMachine.isAllowed(from: from, to: to) == targets.contains(to))
+            }
+        }
+    }
+
+    @Test func everyStateIsReachedFromTheQueueAndEveryOutcomeIsUsed() {
+        var seen: Set<ItemState> = [.queued]
+        var frontier: [ItemState] = [.queued]
+        while let state = frontier.popLast() {
+            for edge in StateMachine.transitions where edge.from == state && seen.insert(edge.to).inserted {
+                frontier.append(edge.to)
+            }
+        }
+        #expect(seen == Set(ItemState.allCases), "unreachable: \(Set(ItemState.allCases).subtracting(seen))")
+        let used = Set(StateMachine.transitions.map(\.outcome))
+        #expect(used == Set(Outcome.allCases), "never used: \(Set(Outcome.allCases).subtracting(used))")
+    }
+
+    @Test func whatAlreadyWaitsForAPersonIsNotEscalatedAgain() {
+        #expect(throws: CoreError.self) { try StateMachine.next(from: .failed, on: .escalated) }
+        #expect(throws: CoreError.self) { try StateMachine.next(from: .needsHuman, on: .escalated) }
+        #expect((try? StateMachine.next(from: .blocked, on: .escalated)) == .needsHuman)
+        #expect((try? StateMachine.next(from: .queued, on: .escalated)) == .needsHuman)
+    }
+
     @Test func stateNamesAreTheStoredStrings() {
         #expect(ItemState.awaitingCI.rawValue == "awaiting_ci")
         #expect(ItemState.needsHuman.rawValue == "needs_human")
